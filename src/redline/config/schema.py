@@ -1,0 +1,336 @@
+"""The typed shape of ``redline.yaml``.
+
+Models are frozen and forbid unknown keys, so a typo is an error with a
+"did you mean", never a silently ignored setting. Durations, rates and sizes
+are written as people write them (``250ms``, ``200/s``, ``10MB``) and held as
+seconds, events per second and bytes.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
+
+from redline.units import format_duration, parse_duration, parse_rate, parse_size
+
+__all__ = [
+    "PROTOCOLS",
+    "Check",
+    "CommandCheck",
+    "Config",
+    "DnsCheck",
+    "Duration",
+    "Environment",
+    "HttpCheck",
+    "PostgresCheck",
+    "Rate",
+    "RedisCheck",
+    "SecretsConfig",
+    "Service",
+    "Size",
+    "TcpCheck",
+    "Variable",
+    "VariableType",
+    "Waiver",
+]
+
+
+def _unit(parse: Any, kind: str) -> Any:
+    def validate(value: Any) -> Any:
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and kind == "size":
+            return value
+        try:
+            return parse(value)
+        except ValueError as exc:
+            raise PydanticCustomError(f"bad_{kind}", str(exc)) from None
+
+    return validate
+
+
+Duration = Annotated[
+    float,
+    BeforeValidator(_unit(parse_duration, "duration")),
+    PlainSerializer(format_duration, return_type=str, when_used="json"),
+    Field(ge=0),
+]
+Rate = Annotated[float, BeforeValidator(_unit(parse_rate, "rate")), Field(gt=0)]
+Size = Annotated[int, BeforeValidator(_unit(parse_size, "size")), Field(ge=0)]
+
+VariableType = Literal["str", "int", "float", "bool", "url", "dsn", "enum", "duration", "path"]
+_NAME = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
+_VAR_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, coerce_numbers_to_str=True)
+
+
+def _status_codes(value: Any) -> Any:
+    """``200``, ``[200, 204]``, ``"2xx"`` or ``"200-299"`` -> a list of codes and ranges."""
+    items = value if isinstance(value, list) else [value]
+    out: list[tuple[int, int]] = []
+    for item in items:
+        text = str(item).strip().lower()
+        if re.fullmatch(r"[1-5]xx", text):
+            base = int(text[0]) * 100
+            out.append((base, base + 99))
+        elif m := re.fullmatch(r"(\d{3})\s*-\s*(\d{3})", text):
+            out.append((int(m.group(1)), int(m.group(2))))
+        elif re.fullmatch(r"\d{3}", text):
+            out.append((int(text), int(text)))
+        else:
+            raise PydanticCustomError(
+                "bad_status", "'{v}' is not a status: write 200, [200, 204], 2xx or 200-299",
+                {"v": item},
+            )
+    return out
+
+
+class HttpCheck(_Model):
+    """An HTTP(S) request and what its response must be."""
+
+    url: str
+    method: str = "GET"
+    status: Annotated[list[tuple[int, int]], BeforeValidator(_status_codes)] = Field(
+        default_factory=lambda: [(200, 399)]
+    )
+    headers: dict[str, str] = Field(default_factory=dict)
+    body: str | None = None
+    contains: str | None = None
+    regex: str | None = None
+    json_path: dict[str, Any] = Field(default_factory=dict)
+    header_equals: dict[str, str] = Field(default_factory=dict)
+    max_latency: Duration | None = None
+    min_cert_days: int | None = Field(default=None, ge=0)
+    follow_redirects: bool = False
+    max_body: Size = 1_000_000
+    verify_tls: bool = True
+
+
+class TcpCheck(_Model):
+    """A TCP connect, optionally sending bytes and expecting a reply."""
+
+    host: str
+    port: int = Field(ge=1, le=65535)
+    send: str | None = None
+    expect: str | None = None
+
+
+class DnsCheck(_Model):
+    """A DNS lookup and the answers it must give."""
+
+    name: str
+    type: Literal["A", "AAAA", "CNAME", "MX", "TXT", "NS", "SRV"] = "A"
+    expect: list[str] = Field(default_factory=list)
+    server: str | None = None
+
+
+class PostgresCheck(_Model):
+    """A PostgreSQL connection and query."""
+
+    dsn: str
+    query: str = "SELECT 1"
+    expect: Any = None
+    schema_revision: str | None = None
+
+
+class RedisCheck(_Model):
+    """A Redis PING, optionally with ``INFO`` field conditions."""
+
+    url: str
+    info: dict[str, str] = Field(default_factory=dict)
+
+
+class CommandCheck(_Model):
+    """A local command, its exit code and output."""
+
+    run: str
+    exit_code: int = 0
+    contains: str | None = None
+    cwd: str | None = None
+
+
+class Waiver(_Model):
+    """Lets a known failing check pass until ``until``, for a stated reason."""
+
+    reason: str = Field(min_length=1)
+    until: Any
+
+    @field_validator("until")
+    @classmethod
+    def _date(cls, value: Any) -> Any:
+        import datetime as dt
+
+        if isinstance(value, dt.date):
+            return value
+        try:
+            return dt.date.fromisoformat(str(value))
+        except ValueError:
+            raise PydanticCustomError(
+                "bad_date", "'{v}' is not a date: write it as YYYY-MM-DD", {"v": value}
+            ) from None
+
+
+PROTOCOLS = ("http", "tcp", "dns", "postgres", "redis", "command")
+
+
+class Check(_Model):
+    """One probe of a service: exactly one protocol key, plus how to judge and retry it."""
+
+    name: str | None = Field(default=None, pattern=_NAME)
+    severity: Literal["critical", "warning"] = "critical"
+    timeout: Duration | None = None
+    retries: int = Field(default=0, ge=0, le=100)
+    retry_backoff: Duration = 0.2
+    interval: Duration | None = None
+    waiver: Waiver | None = None
+    http: HttpCheck | None = None
+    tcp: TcpCheck | None = None
+    dns: DnsCheck | None = None
+    postgres: PostgresCheck | None = None
+    redis: RedisCheck | None = None
+    command: CommandCheck | None = None
+
+    @model_validator(mode="after")
+    def _one_protocol(self) -> Check:
+        named = [p for p in PROTOCOLS if getattr(self, p) is not None]
+        if len(named) != 1:
+            found = ", ".join(named) if named else "none"
+            raise PydanticCustomError(
+                "check_protocol",
+                "a check needs exactly one of {protocols}; found {found}",
+                {"protocols": ", ".join(PROTOCOLS), "found": found},
+            )
+        return self
+
+    @property
+    def protocol(self) -> str:
+        return next(p for p in PROTOCOLS if getattr(self, p) is not None)
+
+    @property
+    def spec(self) -> BaseModel:
+        return getattr(self, self.protocol)  # type: ignore[no-any-return]
+
+
+class Service(_Model):
+    """Something deployed: its kind, what it depends on, and its checks."""
+
+    kind: str = "service"
+    description: str | None = None
+    url: str | None = None
+    depends_on: list[str] = Field(default_factory=list)
+    checks: list[Check] = Field(default_factory=list)
+
+
+class Environment(_Model):
+    """One place the system runs: its variables and the service settings it overrides."""
+
+    description: str | None = None
+    vars: dict[str, Annotated[str, BeforeValidator(lambda v: _scalar_text(v))]] = Field(
+        default_factory=dict
+    )
+    env_file: str | None = None
+    services: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    store: str | None = None
+
+    @field_validator("vars")
+    @classmethod
+    def _var_names(cls, value: dict[str, str]) -> dict[str, str]:
+        for name in value:
+            _check_var_name(name)
+        return value
+
+
+class Variable(_Model):
+    """One entry of the variable contract."""
+
+    type: VariableType = "str"
+    required: bool = False
+    required_in: list[str] = Field(default_factory=list)
+    default: Annotated[str, BeforeValidator(lambda v: _scalar_text(v))] | None = None
+    min: float | None = None
+    max: float | None = None
+    pattern: str | None = None
+    values: list[str] = Field(default_factory=list)
+    secret: bool = False
+    description: str | None = None
+
+    @field_validator("pattern")
+    @classmethod
+    def _regex(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                re.compile(value)
+            except re.error as exc:
+                raise PydanticCustomError(
+                    "bad_pattern", "pattern is not a valid regular expression: {e}", {"e": str(exc)}
+                ) from None
+        return value
+
+    @model_validator(mode="after")
+    def _enum_values(self) -> Variable:
+        if self.type == "enum" and not self.values:
+            raise PydanticCustomError(
+                "enum_values", "an enum variable needs `values: [...]` listing what it may be"
+            )
+        return self
+
+
+class SecretsConfig(_Model):
+    """Where the encrypted secrets file and its key live."""
+
+    file: str = "redline.secrets.yaml"
+    key_env: str = "REDLINE_SECRETS_KEY"
+    key_file: str | None = ".redline/secrets.key"
+
+
+class Config(_Model):
+    """The whole of ``redline.yaml``."""
+
+    project: str = Field(min_length=1)
+    store: str | None = None
+    variable_prefixes: list[str] = Field(default_factory=list)
+    environments: dict[str, Environment] = Field(default_factory=dict)
+    variables: dict[str, Variable] = Field(default_factory=dict)
+    secrets: SecretsConfig = Field(default_factory=SecretsConfig)
+    services: dict[str, Service] = Field(default_factory=dict)
+
+    @field_validator("variables")
+    @classmethod
+    def _var_names(cls, value: dict[str, Variable]) -> dict[str, Variable]:
+        for name in value:
+            _check_var_name(name)
+        return value
+
+    @field_validator("variable_prefixes", mode="before")
+    @classmethod
+    def _one_prefix(cls, value: Any) -> Any:
+        return [value] if isinstance(value, str) else value
+
+
+def _scalar_text(value: Any) -> Any:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return str(value)
+    return value
+
+
+def _check_var_name(name: str) -> None:
+    if not _VAR_NAME.match(name):
+        raise PydanticCustomError(
+            "bad_var_name",
+            "'{n}' is not a variable name: use letters, digits and _ (not first)",
+            {"n": name},
+        )
