@@ -1,0 +1,110 @@
+"""redline: tells a team whether its services are deployed right and fast enough.
+
+>>> import redline
+>>> cfg = redline.load_config("redline.yaml")        # doctest: +SKIP
+
+Public names are resolved lazily, so ``import redline`` stays cheap; each is
+imported from its module the first time it is used.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"
+
+_LAZY: dict[str, str] = {
+    "Config": "redline.config.schema",
+    "ConfigError": "redline._errors",
+    "ConfigInvalidError": "redline._errors",
+    "ConfigNotFoundError": "redline._errors",
+    "DemoError": "redline._errors",
+    "DemoSystem": "redline.demo",
+    "Diagnostic": "redline.config.diagnostics",
+    "EnvContractError": "redline._errors",
+    "EnvironmentManager": "redline.environment",
+    "LoadedConfig": "redline.config.loader",
+    "RedlineError": "redline._errors",
+    "Redactor": "redline.redact",
+    "SecretsError": "redline._errors",
+    "SecretsFile": "redline.secrets",
+    "SecretsKeyError": "redline._errors",
+    "SecretsTamperedError": "redline._errors",
+    "Store": "redline.store",
+    "StoreError": "redline._errors",
+    "StoreSchemaError": "redline._errors",
+    "StoreUnavailableError": "redline._errors",
+    "load_config": "redline.config.loader",
+    "open_store": "redline.store",
+    "parse_duration": "redline.units",
+    "parse_rate": "redline.units",
+    "parse_size": "redline.units",
+}
+
+__all__ = [
+    "Config",
+    "ConfigError",
+    "ConfigInvalidError",
+    "ConfigNotFoundError",
+    "DemoError",
+    "DemoSystem",
+    "Diagnostic",
+    "EnvContractError",
+    "EnvironmentManager",
+    "LoadedConfig",
+    "Redactor",
+    "RedlineError",
+    "SecretsError",
+    "SecretsFile",
+    "SecretsKeyError",
+    "SecretsTamperedError",
+    "Store",
+    "StoreError",
+    "StoreSchemaError",
+    "StoreUnavailableError",
+    "__version__",
+    "load_config",
+    "open_store",
+    "parse_duration",
+    "parse_rate",
+    "parse_size",
+]
+
+if TYPE_CHECKING:
+    from redline._errors import (
+        ConfigError,
+        ConfigInvalidError,
+        ConfigNotFoundError,
+        DemoError,
+        EnvContractError,
+        RedlineError,
+        SecretsError,
+        SecretsKeyError,
+        SecretsTamperedError,
+        StoreError,
+        StoreSchemaError,
+        StoreUnavailableError,
+    )
+    from redline.config.diagnostics import Diagnostic
+    from redline.config.loader import LoadedConfig, load_config
+    from redline.config.schema import Config
+    from redline.demo import DemoSystem
+    from redline.environment import EnvironmentManager
+    from redline.redact import Redactor
+    from redline.secrets import SecretsFile
+    from redline.store import Store, open_store
+    from redline.units import parse_duration, parse_rate, parse_size
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'redline' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

@@ -1,0 +1,72 @@
+"""The ``redline`` command line: a thin layer over the library.
+
+Command groups live one per module and are imported only when used, so
+``redline config check`` never pays for the store, the web server or the demo.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from typing import Any
+
+import click
+
+from redline.cli._output import handle_errors
+
+__all__ = ["cli", "main"]
+
+# name -> (module, attribute, one-line help); the help is shown without importing the module.
+_COMMANDS: dict[str, tuple[str, str, str]] = {
+    "init": ("redline.cli.init_cmd", "init", "Write a commented starter redline.yaml."),
+    "config": ("redline.cli.config_cmd", "config", "Check, show, explain the config; JSON Schema."),
+    "env": ("redline.cli.env_cmd", "env", "Check an environment against the variable contract; diff two."),
+    "secrets": ("redline.cli.secrets_cmd", "secrets", "Encrypted secrets: init, set, get, list, rotate, check."),
+    "store": ("redline.cli.store_cmd", "store", "The store: where it is, its schema, migrations."),
+    "demo": ("redline.cli.demo_cmd", "demo", "Start the demo system, check it, and show what redline finds."),
+}
+
+
+class _LazyGroup(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(_COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        entry = _COMMANDS.get(cmd_name)
+        if entry is None:
+            return None
+        module = importlib.import_module(entry[0])
+        command: click.Command = getattr(module, entry[1])
+        return command
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = [(name, _COMMANDS[name][2]) for name in self.list_commands(ctx)]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
+
+@click.group(cls=_LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "-c",
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False),
+    envvar="REDLINE_CONFIG",
+    help="Config file (default: ./redline.yaml; env REDLINE_CONFIG).",
+)
+@click.version_option(package_name="redline", prog_name="redline")
+@click.pass_context
+def cli(ctx: click.Context, config_path: str | None) -> None:
+    """redline: is it deployed right, and fast enough?
+
+    Exit codes: 0 ok; 1 checks failed; 2 could not measure (or usage error);
+    5 config invalid; 6 locked; 70 internal error.
+    """
+    ctx.obj = {"config_path": config_path}
+
+
+def main(argv: list[str] | None = None) -> Any:
+    """Entry point of the console script; never shows a traceback for a user mistake."""
+    args = sys.argv[1:] if argv is None else argv
+    code = handle_errors(lambda: cli.main(args=args, prog_name="redline", standalone_mode=False), args)
+    sys.exit(code)

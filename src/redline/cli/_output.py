@@ -1,0 +1,123 @@
+"""What every command shares: output that never shows a secret, JSON mode, error handling."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import click
+
+from redline._errors import ConfigInvalidError, RedlineError
+from redline.redact import REDACTOR
+
+__all__ = [
+    "EXIT_CHECKS_FAILED",
+    "EXIT_CONFIG",
+    "EXIT_INTERNAL",
+    "EXIT_LOCKED",
+    "EXIT_NOT_MEASURED",
+    "EXIT_OK",
+    "echo",
+    "echo_json",
+    "handle_errors",
+    "json_option",
+    "print_table",
+]
+
+EXIT_OK = 0
+EXIT_CHECKS_FAILED = 1
+EXIT_NOT_MEASURED = 2
+EXIT_CONFIG = 5
+EXIT_LOCKED = 6
+EXIT_INTERNAL = 70
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def json_option(f: F) -> F:
+    """``--json``: print one JSON document on stdout instead of text."""
+    return click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")(f)
+
+
+def echo(text: str = "", *, err: bool = False) -> None:
+    """Print ``text`` with every known secret value masked."""
+    click.echo(REDACTOR.scrub(text), err=err)
+
+
+def echo_json(data: Any) -> None:
+    echo(json.dumps(data, indent=2, default=str))
+
+
+def print_table(title: str, columns: list[str], rows: list[list[str]]) -> None:
+    """A Rich table on stdout (plain text when not a terminal); every cell is scrubbed."""
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=title, title_justify="left", show_lines=False)
+    for col in columns:
+        table.add_column(col)
+    for row in rows:
+        table.add_row(*(REDACTOR.scrub(str(cell)) for cell in row))
+    Console(soft_wrap=True).print(table)
+
+
+def _wants_json(args: list[str]) -> bool:
+    return "--json" in args
+
+
+def handle_errors(run: Callable[[], Any], args: list[str]) -> int:
+    """Run the CLI; turn every error into a message and an exit code, never a traceback."""
+    try:
+        result = run()
+    except RedlineError as exc:
+        _report(exc, args)
+        return exc.exit_code
+    except click.exceptions.Exit as exc:
+        return int(exc.exit_code)
+    except click.Abort:
+        echo("aborted", err=True)
+        return 130
+    except click.ClickException as exc:
+        echo(f"error: {exc.format_message()}", err=True)
+        return EXIT_NOT_MEASURED
+    except KeyboardInterrupt:
+        echo("interrupted", err=True)
+        return 130
+    except Exception as exc:
+        if os.environ.get("REDLINE_DEBUG"):
+            raise
+        echo(
+            f"internal error: {type(exc).__name__}: {REDACTOR.scrub(str(exc))}\n"
+            "  this is a bug in redline; rerun with REDLINE_DEBUG=1 for details and report it",
+            err=True,
+        )
+        return EXIT_INTERNAL
+    return int(result) if isinstance(result, int) else EXIT_OK
+
+
+def _report(exc: RedlineError, args: list[str]) -> None:
+    if isinstance(exc, ConfigInvalidError):
+        from redline.config.diagnostics import render_human, render_json
+
+        if _wants_json(args):
+            echo(render_json(exc.diagnostics))
+        else:
+            echo(render_human(exc.diagnostics), err=True)
+        return
+    if _wants_json(args):
+        echo_json(
+            {
+                "schema_version": 1,
+                "ok": False,
+                "error": {"type": type(exc).__name__, "message": exc.message, "hint": exc.hint},
+            }
+        )
+    else:
+        echo(f"error: {exc}", err=True)
+
+
+def flush() -> None:
+    sys.stdout.flush()
