@@ -44,6 +44,8 @@ RULES: dict[str, Rule] = {
         Rule("RL114", "bad-interpolation", "a ${...} expression that is malformed"),
         Rule("RL115", "not-a-mapping", "the document is not a mapping of keys"),
         Rule("RL116", "duplicate-name", "two items in a list share a name"),
+        Rule("RL117", "unknown-service", "a name that is not a declared service"),
+        Rule("RL118", "missing-file", "a file the config names does not exist"),
         # .env files and the variable contract (EnvironmentManager)
         Rule("RL201", "env-duplicate-key", "a key is set twice in a .env file"),
         Rule("RL202", "env-no-value", "a .env line has a key without '='"),

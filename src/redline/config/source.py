@@ -65,9 +65,8 @@ class SourceMap:
         """Copy ``other``'s marks under ``src`` to sit under ``dst`` (for overrides)."""
         n = len(src)
         for table, mine in ((other.values, self.values), (other.keys, self.keys)):
-            for p, m in table.items():
-                if p[:n] == src:
-                    mine[dst + p[n:]] = m
+            moved = [(dst + p[n:], m) for p, m in table.items() if p[:n] == src]
+            mine.update(moved)
         self.lines.update(other.lines)
 
 

@@ -1,0 +1,439 @@
+"""Load ``redline.yaml``: every problem in one pass, each with file:line:col, rule and hint.
+
+>>> loaded = load_config("redline.yaml", env="staging")      # doctest: +SKIP
+>>> loaded.config("staging").services["api"].checks[0].http.url   # doctest: +SKIP
+'http://10.0.0.5:8000/health'
+
+The file is read once; each environment is then resolved on its own
+(overrides merged, ``${VAR}`` expanded, models validated), and the problems of
+all environments are merged, so a mistake shared by every environment is
+reported once and one that only some have names them.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from redline._errors import ConfigInvalidError, ConfigNotFoundError
+from redline.config import checks as semantic
+from redline.config.diagnostics import Diagnostic, sort_key
+from redline.config.interpolate import expand
+from redline.config.schema import Config
+from redline.config.source import Mark, Path as DataPath, SourceMap, format_path, load_yaml
+from redline.config.validation import validate_model
+from redline.config.variables import VariableSources, build_sources
+from redline.redact import MASK
+
+__all__ = ["DEFAULT_NAMES", "LoadedConfig", "check_config", "find_config", "load_config"]
+
+DEFAULT_NAMES = ("redline.yaml", "redline.yml")
+_INTERPOLATED = ("services", "store")
+# What a declared but unset variable stands in for while checking structure only:
+# whether it is set is the environment contract's question (`redline env check`).
+_SAMPLES = {"int": "1", "float": "1.0", "bool": "false", "duration": "1s", "url": "http://unset.invalid"}
+
+
+def find_config(explicit: str | os.PathLike[str] | None = None) -> Path:
+    """The config path: ``explicit``, else ``$REDLINE_CONFIG``, else ``./redline.yaml``."""
+    if explicit:
+        return Path(explicit)
+    env = os.environ.get("REDLINE_CONFIG")
+    if env:
+        return Path(env)
+    for name in DEFAULT_NAMES:
+        if Path(name).exists():
+            return Path(name)
+    return Path(DEFAULT_NAMES[0])
+
+
+@dataclass
+class _Pass:
+    """One environment's resolution: merged data, its marks, and how paths display."""
+
+    env: str | None
+    data: dict[str, Any]
+    smap: SourceMap
+    moved: dict[DataPath, DataPath] = field(default_factory=dict)
+    interpolated: set[DataPath] = field(default_factory=set)
+
+    def display(self, path: DataPath) -> str:
+        for n in range(len(path), 0, -1):
+            origin = self.moved.get(path[:n])
+            if origin is not None:
+                return format_path(origin + path[n:])
+        return format_path(path)
+
+
+@dataclass
+class LoadedConfig:
+    """A config file read and checked; ``config(env)`` gives the resolved model."""
+
+    path: Path
+    raw: dict[str, Any]
+    smap: SourceMap
+    environ: Mapping[str, str]
+    diagnostics: list[Diagnostic]
+    _models: dict[str | None, Config] = field(default_factory=dict, repr=False)
+
+    @property
+    def base_dir(self) -> Path:
+        return self.path.parent
+
+    @property
+    def display(self) -> str:
+        return self.smap_file
+
+    @property
+    def smap_file(self) -> str:
+        return next(iter(self.smap.lines), str(self.path))
+
+    def environment_names(self) -> list[str]:
+        envs = self.raw.get("environments")
+        return list(envs) if isinstance(envs, dict) else []
+
+    def default_env(self, env: str | None = None) -> str | None:
+        """``env`` if given; the only environment if there is one; else none."""
+        if env is not None:
+            return env
+        names = self.environment_names()
+        return names[0] if len(names) == 1 else None
+
+    def config(self, env: str | None = None) -> Config:
+        """The validated model for ``env``, overrides merged and variables expanded."""
+        env = self.default_env(env)
+        self._require_env(env)
+        if env not in self._models:
+            model, diags = _resolve(self, env, _static_lookup(self, env))
+            if model is None:
+                raise ConfigInvalidError(diags)
+            self._models[env] = model
+        return self._models[env]
+
+    def runtime_config(self, env: str | None = None) -> Config:
+        """Like :meth:`config`, with real values: secrets decrypted (and registered for redaction).
+
+        Raises :class:`~redline.SecretsKeyError` when a secret is needed and no key is at hand.
+        """
+        env = self.default_env(env)
+        self._require_env(env)
+        sources = self.sources(env, decrypt=True)
+
+        def lookup(name: str) -> str | None:
+            value = sources.lookup(name)
+            return None if value is None else value.value
+
+        model, diags = _resolve(self, env, lookup)
+        if model is None:
+            raise ConfigInvalidError(diags)
+        return model
+
+    def sources(self, env: str | None, *, decrypt: bool = False) -> VariableSources:
+        """Every variable value ``env`` can see, with where each was set."""
+        env = self.default_env(env)
+        self._require_env(env)
+        base = self._base_model()
+        return build_sources(
+            base, self.smap, self.base_dir, env, self.environ, self.secrets(), decrypt=decrypt
+        )[0]
+
+    def secrets(self) -> Any:
+        """The secrets file named by the config (values stay encrypted until asked for)."""
+        from redline.secrets import secrets_for
+
+        return secrets_for(self._base_model(), self.base_dir, self.environ)
+
+    def resolved(self, env: str | None) -> dict[str, Any]:
+        """The resolved config as plain data, secret values masked, for display."""
+        env = self.default_env(env)
+        self._require_env(env)
+        sources = self.sources(env)
+        one = _make_pass(self.raw, self.smap, env)
+        _interpolate(one, lambda name: _shown(sources, name), [])
+        return one.data
+
+    def _base_model(self) -> Config:
+        # The variables, environments and secrets sections are never interpolated, so any
+        # environment's model describes them; the first one validated will do.
+        if self._models:
+            return next(iter(self._models.values()))
+        return self.config(self.default_env() or next(iter(self.environment_names()), None))
+
+    def _require_env(self, env: str | None) -> None:
+        names = self.environment_names()
+        if env is None and names:
+            raise _unknown_env(self, None, names)
+        if env is not None and env not in names:
+            raise _unknown_env(self, env, names)
+
+
+def _unknown_env(loaded: LoadedConfig, env: str | None, names: list[str]) -> ConfigInvalidError:
+    from difflib import get_close_matches
+
+    mark = loaded.smap.key(("environments",)) or Mark(loaded.smap_file, 1, 1)
+    if env is None:
+        message = f"this config has several environments; choose one with --env ({', '.join(names)})"
+        hint = f"add --env {names[0]}"
+    else:
+        message = f"there is no environment '{env}'"
+        close = get_close_matches(env, names, n=1)
+        hint = f"did you mean '{close[0]}'?" if close else f"declared: {', '.join(names) or 'none'}"
+    return ConfigInvalidError(
+        [Diagnostic("unknown-environment", message, mark.file, mark.line, mark.col,
+                    "environments", hint)]
+    )
+
+
+def _shown(sources: VariableSources, name: str) -> str | None:
+    value = sources.lookup(name)
+    return None if value is None else value.shown
+
+
+def _read(path: Path) -> tuple[str | None, str, list[Diagnostic]]:
+    display = str(path)
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise ConfigNotFoundError(
+            f"no config file at {display}",
+            hint="run `redline init` to write a starter config, or pass -c PATH / set REDLINE_CONFIG",
+        ) from None
+    except IsADirectoryError:
+        raise ConfigNotFoundError(
+            f"{display} is a directory, not a config file", hint="pass the YAML file itself with -c"
+        ) from None
+    except OSError as exc:
+        raise ConfigNotFoundError(
+            f"cannot read {display}: {exc.strerror}", hint="check the file's permissions"
+        ) from None
+    try:
+        return data.decode("utf-8-sig"), display, []
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        col = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
+        return None, display, [
+            Diagnostic("file-unreadable", f"byte 0x{data[exc.start]:02x} is not UTF-8 text",
+                       display, line, col, "", "save the file as UTF-8")
+        ]
+
+
+def check_config(
+    path: str | os.PathLike[str] | None = None,
+    *,
+    env: str | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> tuple[LoadedConfig | None, list[Diagnostic]]:
+    """Read and check a config without raising for its problems (``redline config check``)."""
+    file = find_config(path)
+    text, display, diags = _read(file)
+    environ = dict(os.environ if environ is None else environ)
+    if text is None:
+        return None, diags
+    data, smap, yaml_diags = load_yaml(text, display)
+    diags.extend(yaml_diags)
+    if data is None:
+        return None, _finish(diags)
+    if not isinstance(data, dict):
+        diags.append(
+            Diagnostic("not-a-mapping", "the file must be a mapping of keys (project:, services:, ...)",
+                       display, 1, 1, "", "start with `project: NAME` on the first line")
+        )
+        return None, _finish(diags)
+    loaded = LoadedConfig(file, data, smap, environ, [])
+    envs: list[str | None] = list(loaded.environment_names()) or [None]
+    if env is not None:
+        if env not in envs:
+            diags.extend(_unknown_env(loaded, env, [e for e in envs if e]).diagnostics)
+            return None, _finish(diags)
+        envs = [env]
+    diags.extend(semantic.check_raw(data, smap, loaded.base_dir))
+    per_env: dict[tuple[Any, ...], tuple[Diagnostic, set[str | None]]] = {}
+    for name in envs:
+        model, env_diags = _resolve(loaded, name, _static_lookup(loaded, name))
+        if model is not None:
+            loaded._models[name] = model
+        for d in env_diags:
+            key = (d.rule, d.file, d.line, d.col, d.path, d.message)
+            per_env.setdefault(key, (d, set()))[1].add(name)
+    for d, seen in per_env.values():
+        if len(seen) < len(envs):
+            names = ", ".join(sorted(str(e) for e in seen))
+            d = _with_message(d, f"{d.message} (in environment {names})")
+        diags.append(d)
+    loaded.diagnostics = _finish(diags)
+    return loaded, loaded.diagnostics
+
+
+def load_config(
+    path: str | os.PathLike[str] | None = None,
+    *,
+    env: str | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> LoadedConfig:
+    """Read a config; raise :class:`ConfigInvalidError` listing every problem if it has any."""
+    loaded, diags = check_config(path, env=env, environ=environ)
+    if loaded is None or any(d.severity == "error" for d in diags):
+        raise ConfigInvalidError(diags)
+    return loaded
+
+
+def _finish(diags: list[Diagnostic]) -> list[Diagnostic]:
+    unique = list(dict.fromkeys(diags))
+    return sorted(unique, key=sort_key)
+
+
+def _with_message(d: Diagnostic, message: str) -> Diagnostic:
+    from dataclasses import replace
+
+    return replace(d, message=message)
+
+
+def _make_pass(raw: dict[str, Any], smap: SourceMap, env: str | None) -> _Pass:
+    data = {k: (copy.deepcopy(v) if k in _INTERPOLATED else v) for k, v in raw.items()}
+    one = _Pass(env, data, smap)
+    envs = raw.get("environments")
+    overrides = envs.get(env, {}) if isinstance(envs, dict) and env else {}
+    services = overrides.get("services") if isinstance(overrides, dict) else None
+    if not isinstance(services, dict) or not services:
+        return one
+    one.smap = SourceMap(dict(smap.values), dict(smap.keys), smap.lines)
+    base = data.setdefault("services", {})
+    if not isinstance(base, dict):
+        return one
+    for name, override in services.items():
+        src: DataPath = ("environments", env or "", "services", name)
+        dst: DataPath = ("services", name)
+        if name not in base or not isinstance(override, dict) or not isinstance(base[name], dict):
+            continue  # an unknown service is reported by the semantic checks
+        _merge(base[name], copy.deepcopy(override), src, dst, one)
+    return one
+
+
+def _merge(target: dict[str, Any], override: dict[str, Any], src: DataPath, dst: DataPath,
+           one: _Pass) -> None:
+    """Deep-merge mappings; lists and scalars replace. Marks follow the override."""
+    for key, value in override.items():
+        s, d = (*src, key), (*dst, key)
+        if isinstance(value, dict) and isinstance(target.get(key), dict):
+            _merge(target[key], value, s, d, one)
+            continue
+        target[key] = value
+        one.smap.graft(one.smap, s, d)
+        one.moved[d] = s
+
+
+def _interpolate(one: _Pass, lookup: Callable[[str], str | None], diags: list[Diagnostic]) -> None:
+    def walk(value: Any, path: DataPath) -> Any:
+        if isinstance(value, str):
+            if "$" not in value:
+                return value
+            out, problems = expand(value, lookup)
+            if out != value:
+                one.interpolated.add(path)
+            for p in problems:
+                diags.append(_interp_diag(one, path, p.kind, p.name, p.message))
+            return out
+        if isinstance(value, dict):
+            return {k: walk(v, (*path, k)) for k, v in value.items()}
+        if isinstance(value, list):
+            return [walk(v, (*path, i)) for i, v in enumerate(value)]
+        return value
+
+    for key in _INTERPOLATED:
+        if key in one.data:
+            one.data[key] = walk(one.data[key], (key,))
+
+
+def _interp_diag(one: _Pass, path: DataPath, kind: str, name: str, message: str) -> Diagnostic:
+    mark = one.smap.value(path)
+    rule = {"malformed": "bad-interpolation"}.get(kind, "undefined-variable")
+    if kind == "undefined":
+        hint = f"declare {name} under variables:, set it in the environment's vars, or write ${{{name}:-default}}"
+    elif kind == "required":
+        hint = f"set {name} for this environment"
+    else:
+        hint = "write ${NAME} or ${NAME:-default}; $$ is a literal $"
+    return Diagnostic(
+        rule, message, mark.file if mark else "", mark.line if mark else 0,
+        mark.col if mark else 0, one.display(path), hint, source_line=one.smap.source_line(mark),
+    )
+
+
+def _resolve(
+    loaded: LoadedConfig, env: str | None, lookup: Callable[[str], str | None]
+) -> tuple[Config | None, list[Diagnostic]]:
+    """Merge overrides, expand variables and validate, for one environment."""
+    one = _make_pass(loaded.raw, loaded.smap, env)
+    diags: list[Diagnostic] = []
+    _interpolate(one, lookup, diags)
+    model, model_diags = validate_model(Config, one.data, one.smap, one.display, one.interpolated)
+    diags.extend(model_diags)
+    diags.extend(semantic.check_env(one.data, one.smap, one.display))
+    return (model if not diags else None), diags
+
+
+def _contract(raw: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    variables = raw.get("variables")
+    if not isinstance(variables, dict):
+        return {}
+    return {k: v if isinstance(v, dict) else {} for k, v in variables.items()}
+
+
+def _static_lookup(loaded: LoadedConfig, env: str | None) -> Callable[[str], str | None]:
+    """Values for checking structure: secrets and unset declared variables are stand-ins."""
+    # The contract is read from the raw data: it is validated with everything else, so
+    # here only what parses is used.
+    contract = _contract(loaded.raw)
+    raw_envs = loaded.raw.get("environments")
+    raw_env = raw_envs.get(env) if isinstance(raw_envs, dict) and env else None
+    env_vars = raw_env.get("vars") if isinstance(raw_env, dict) else None
+    file_values: dict[str, str] = {}
+    if isinstance(raw_env, dict) and isinstance(raw_env.get("env_file"), str):
+        from redline.config.dotenv import parse_dotenv
+
+        try:
+            text = (loaded.base_dir / raw_env["env_file"]).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError):
+            text = ""  # reported by the semantic checks
+        file_values = {k: e.value for k, e in parse_dotenv(text, raw_env["env_file"])[0].items()}
+    secret_names = _secret_names(loaded, env)
+
+    def lookup(name: str) -> str | None:
+        if name in loaded.environ:
+            return loaded.environ[name]
+        if name in secret_names:
+            return MASK
+        if isinstance(env_vars, dict) and name in env_vars:
+            return str(env_vars[name])
+        if name in file_values:
+            return file_values[name]
+        spec = contract.get(name)
+        if spec is None:
+            return None
+        if spec.get("default") is not None:
+            return str(spec["default"])
+        return _SAMPLES.get(str(spec.get("type", "str")), "")
+
+    return lookup
+
+
+def _secret_names(loaded: LoadedConfig, env: str | None) -> set[str]:
+    if env is None:
+        return set()
+    try:
+        from redline.config.schema import SecretsConfig
+        from redline.secrets import SecretsFile
+
+        section = loaded.raw.get("secrets")
+        cfg = SecretsConfig.model_validate(section if isinstance(section, dict) else {})
+        key_file = loaded.base_dir / cfg.key_file if cfg.key_file else None
+        secrets = SecretsFile.open(
+            loaded.base_dir / cfg.file, key_env=cfg.key_env, key_file=key_file, environ=loaded.environ
+        )
+        return set(secrets.names(env))
+    except Exception:  # noqa: BLE001 - an unreadable secrets file is `secrets check`'s to report
+        return set()
