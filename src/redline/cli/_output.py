@@ -14,6 +14,8 @@ from redline._errors import ConfigInvalidError, RedlineError
 from redline.redact import REDACTOR
 
 __all__ = [
+    "config_option",
+    "config_path",
     "EXIT_CHECKS_FAILED",
     "EXIT_CONFIG",
     "EXIT_INTERNAL",
@@ -40,6 +42,28 @@ F = TypeVar("F", bound=Callable[..., Any])
 def json_option(f: F) -> F:
     """``--json``: print one JSON document on stdout instead of text."""
     return click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")(f)
+
+
+def config_option(f: F) -> F:
+    """``-c/--config PATH`` on a subcommand too (``redline config check -c x.yaml``)."""
+
+    def remember(ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:
+        if value:
+            root = ctx.find_root()
+            root.obj = {**(root.obj or {}), "config_path": value}
+        return value
+
+    return click.option(
+        "-c", "--config", "config_file", type=click.Path(dir_okay=False), expose_value=False,
+        callback=remember, help="Config file (default: ./redline.yaml; env REDLINE_CONFIG).",
+    )(f)
+
+
+def config_path(ctx: click.Context) -> str | None:
+    """The config path given with -c at any level, or None (then REDLINE_CONFIG / ./redline.yaml)."""
+    obj = ctx.find_root().obj or {}
+    value = obj.get("config_path")
+    return str(value) if value else None
 
 
 def echo(text: str = "", *, err: bool = False) -> None:

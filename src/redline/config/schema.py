@@ -17,6 +17,7 @@ from pydantic import (
     ConfigDict,
     Field,
     PlainSerializer,
+    WithJsonSchema,
     field_validator,
     model_validator,
 )
@@ -62,10 +63,40 @@ Duration = Annotated[
     float,
     BeforeValidator(_unit(parse_duration, "duration")),
     PlainSerializer(format_duration, return_type=str, when_used="json"),
+    WithJsonSchema(
+        {"type": "string", "pattern": r"^(\d+(\.\d+)?(us|ms|s|m|h|d|w))+$|^0$",
+         "examples": ["250ms", "30s", "5m", "28d"]}
+    ),
     Field(ge=0),
 ]
-Rate = Annotated[float, BeforeValidator(_unit(parse_rate, "rate")), Field(gt=0)]
-Size = Annotated[int, BeforeValidator(_unit(parse_size, "size")), Field(ge=0)]
+Rate = Annotated[
+    float,
+    BeforeValidator(_unit(parse_rate, "rate")),
+    WithJsonSchema({"type": "string", "pattern": r"^\d+(\.\d+)?/\d*(ms|s|m|h|d)$",
+                    "examples": ["200/s", "12000/m"]}),
+    Field(gt=0),
+]
+Size = Annotated[
+    int,
+    BeforeValidator(_unit(parse_size, "size")),
+    WithJsonSchema({"type": ["string", "integer"], "examples": ["10MB", "64KiB", 512]}),
+    Field(ge=0),
+]
+
+def _scalar_text(value: Any) -> Any:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return str(value)
+    return value
+
+
+# A value written as YAML scalar (4, true, "x") and held as the text a shell would see.
+ScalarText = Annotated[
+    str,
+    BeforeValidator(_scalar_text),
+    WithJsonSchema({"type": ["string", "number", "boolean"]}),
+]
 
 VariableType = Literal["str", "int", "float", "bool", "url", "dsn", "enum", "duration", "path"]
 _NAME = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
@@ -102,7 +133,11 @@ class HttpCheck(_Model):
 
     url: str
     method: str = "GET"
-    status: Annotated[list[tuple[int, int]], BeforeValidator(_status_codes)] = Field(
+    status: Annotated[
+        list[tuple[int, int]],
+        BeforeValidator(_status_codes),
+        WithJsonSchema({"type": ["integer", "string", "array"], "examples": [200, "2xx", [200, 204]]}),
+    ] = Field(
         default_factory=lambda: [(200, 399)]
     )
     headers: dict[str, str] = Field(default_factory=dict)
@@ -237,7 +272,7 @@ class Environment(_Model):
     """One place the system runs: its variables and the service settings it overrides."""
 
     description: str | None = None
-    vars: dict[str, Annotated[str, BeforeValidator(lambda v: _scalar_text(v))]] = Field(
+    vars: dict[str, ScalarText] = Field(
         default_factory=dict
     )
     env_file: str | None = None
@@ -258,7 +293,7 @@ class Variable(_Model):
     type: VariableType = "str"
     required: bool = False
     required_in: list[str] = Field(default_factory=list)
-    default: Annotated[str, BeforeValidator(lambda v: _scalar_text(v))] | None = None
+    default: ScalarText | None = None
     min: float | None = None
     max: float | None = None
     pattern: str | None = None
@@ -317,14 +352,6 @@ class Config(_Model):
     @classmethod
     def _one_prefix(cls, value: Any) -> Any:
         return [value] if isinstance(value, str) else value
-
-
-def _scalar_text(value: Any) -> Any:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (int, float)):
-        return str(value)
-    return value
 
 
 def _check_var_name(name: str) -> None:

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Literal
 from redline.config.diagnostics import Diagnostic
 from redline.config.dotenv import EnvEntry, parse_dotenv
 from redline.config.source import SourceMap
-from redline.redact import MASK
+from redline.redact import MASK, REDACTOR
 
 if TYPE_CHECKING:
     from redline.config.schema import Config
@@ -116,9 +116,10 @@ def build_sources(
     diags: list[Diagnostic] = []
 
     def put(layer: Layer, name: str, value: str, where: str, secret: bool = False) -> None:
-        sources.layers.setdefault(layer, {})[name] = VarValue(
-            name, value, layer, where, secret or name in secret_names
-        )
+        secret = secret or name in secret_names
+        if secret and value != MASK:
+            REDACTOR.add(value)
+        sources.layers.setdefault(layer, {})[name] = VarValue(name, value, layer, where, secret)
 
     for name, value in environ.items():
         put("process", name, value, "process environment")
@@ -134,7 +135,7 @@ def build_sources(
         if environment.env_file:
             path = base_dir / environment.env_file
             entries, file_diags = read_env_file(path, environment.env_file)
-            diags.extend(file_diags)
+            diags.extend(_mask_lines(file_diags, secret_names))
             for entry in entries.values():
                 put("env_file", entry.key, entry.value, f"{environment.env_file}:{entry.line}")
     for name, var in declared.items():
@@ -142,3 +143,16 @@ def build_sources(
             mark = smap.value(("variables", name, "default"))
             put("default", name, var.default, str(mark) if mark else "redline.yaml")
     return sources, diags
+
+
+def _mask_lines(diags: list[Diagnostic], secret_names: set[str]) -> list[Diagnostic]:
+    """Diagnostics whose quoted .env line sets a secret show the line with the value masked."""
+    from dataclasses import replace
+
+    out = []
+    for d in diags:
+        key = d.source_line.strip().removeprefix("export ").split("=", 1)[0].strip()
+        if key in secret_names and "=" in d.source_line:
+            d = replace(d, source_line=d.source_line.split("=", 1)[0] + "=" + MASK)
+        out.append(d)
+    return out

@@ -1,0 +1,93 @@
+"""``redline env``: hold an environment to the variable contract; diff two environments."""
+
+from __future__ import annotations
+
+import click
+
+from redline.cli._output import (
+    EXIT_CHECKS_FAILED,
+    config_option,
+    config_path,
+    echo,
+    json_option,
+)
+
+__all__ = ["env"]
+
+
+@click.group()
+def env() -> None:
+    """Check environments against the variable contract; find drift between two."""
+
+
+def _manager(ctx: click.Context) -> object:
+    from redline.config.loader import load_config
+    from redline.environment import EnvironmentManager
+
+    return EnvironmentManager(load_config(config_path(ctx)))
+
+
+@env.command()
+@click.option("--env", "name", metavar="NAME", help="Environment to check (default: all).")
+@click.option(
+    "--format", "fmt", type=click.Choice(["human", "json", "github"]), default="human",
+    help="human (default), json, or github (workflow annotations).",
+)
+@config_option
+@json_option
+@click.pass_context
+def check(ctx: click.Context, name: str | None, fmt: str, as_json: bool) -> int:
+    """Report missing, empty, wrong-typed and out-of-range values, unknown variables
+    under a declared prefix, and .env file problems.
+
+    Exit 0 when the contract holds, 1 when it is broken, 5 when the config is invalid.
+    """
+    from redline.config.diagnostics import render_github, render_human, render_json
+    from redline.environment import EnvironmentManager
+
+    manager = _manager(ctx)
+    assert isinstance(manager, EnvironmentManager)
+    names = [name] if name else manager.environments()
+    diags = []
+    for n in names:
+        diags.extend(manager.check(n))
+    errors = sum(d.severity == "error" for d in diags)
+    if as_json or fmt == "json":
+        echo(render_json(diags, environments=names))
+    elif fmt == "github":
+        if diags:
+            echo(render_github(diags))
+    elif diags:
+        echo(render_human(diags), err=errors > 0)
+    else:
+        count = len(manager.config.variables)
+        echo(f"{', '.join(names) or '(no environments)'}: contract holds ({count} variables declared)")
+    return EXIT_CHECKS_FAILED if errors else 0
+
+
+@env.command()
+@click.argument("a")
+@click.argument("b")
+@config_option
+@json_option
+@click.pass_context
+def diff(ctx: click.Context, a: str, b: str, as_json: bool) -> int:
+    """Show drift between environments A and B: keys missing in one, types that
+    differ, and secret values shared by both (compared by hash, never shown).
+
+    Exit 0 when there is no drift, 1 when there is.
+    """
+    from redline.config.diagnostics import render_human, render_json
+    from redline.environment import EnvironmentManager
+
+    manager = _manager(ctx)
+    assert isinstance(manager, EnvironmentManager)
+    report = manager.diff(a, b)
+    if as_json:
+        echo(render_json(report.diagnostics, a=a, b=b, drift=report.drifted,
+                         secrets_compared=report.secrets_compared))
+    elif report.diagnostics:
+        echo(render_human(report.diagnostics))
+    else:
+        echo(f"no drift between {a} and {b}")
+    return EXIT_CHECKS_FAILED if report.drifted else 0
