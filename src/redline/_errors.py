@@ -78,9 +78,10 @@ class ConfigInvalidError(ConfigError):
         n = len(self.diagnostics)
         first = self.diagnostics[0].one_line() if self.diagnostics else ""
         more = f" (and {n - 1} more)" if n > 1 else ""
-        super().__init__(
-            f"{first}{more}", hint="run `redline config check` to see every problem"
-        )
+        hint = "run `redline config check` to see every problem"
+        if n == 1 and self.diagnostics[0].hint:
+            hint = self.diagnostics[0].hint
+        super().__init__(f"{first}{more}", hint=hint)
 
 
 class EnvContractError(RedlineError, ValueError):

@@ -2,7 +2,7 @@
 
 >>> manager = EnvironmentManager(load_config("redline.yaml"))   # doctest: +SKIP
 >>> manager.check("staging")                                    # doctest: +SKIP
-[Diagnostic(rule='var-missing', message='DATABASE_URL is required in staging but has no value', ...)]
+[Diagnostic(rule='var-missing', message='DATABASE_URL is required in staging but ...', ...)]
 >>> manager.diff("staging", "production")                       # doctest: +SKIP
 
 Diagnostics point at the line that set a value (``.env.staging:4``, ``redline.yaml:12:7``)
@@ -23,7 +23,7 @@ from redline._errors import SecretsError
 from redline.config.diagnostics import Diagnostic
 from redline.config.schema import Variable
 from redline.config.source import Mark
-from redline.config.variables import VariableSources, VarValue, build_sources
+from redline.config.variables import Layer, VariableSources, VarValue, build_sources
 from redline.units import parse_duration
 
 if TYPE_CHECKING:
@@ -32,7 +32,8 @@ if TYPE_CHECKING:
 __all__ = ["DriftReport", "EnvironmentManager", "infer_type", "type_error"]
 
 _BOOLS = {"true", "false", "1", "0", "yes", "no", "on", "off"}
-_FILE_LAYERS = ("secrets", "vars", "env_file", "default")
+# Layers that differ between environments (the process environment is the same for both).
+_FILE_LAYERS: tuple[Layer, ...] = ("secrets", "vars", "env_file", "default")
 
 
 def type_error(spec: Variable, value: str) -> str | None:
@@ -53,7 +54,9 @@ def type_error(spec: Variable, value: str) -> str | None:
                 return "expected an http:// or https:// URL with a host"
         elif kind == "dsn":
             parts = urlsplit(value)
-            if not re.fullmatch(r"[a-z][a-z0-9+.-]*", parts.scheme) or not (parts.netloc or parts.path):
+            if not re.fullmatch(r"[a-z][a-z0-9+.-]*", parts.scheme) or not (
+                parts.netloc or parts.path
+            ):
                 return "expected a connection URL like postgresql://user@host:5432/db"
         elif kind == "enum" and value not in spec.values:
             close = get_close_matches(value, spec.values, n=1)
@@ -122,12 +125,16 @@ class EnvironmentManager:
 
     def __init__(self, loaded: LoadedConfig) -> None:
         self.loaded = loaded
-        self.config = loaded.config(loaded.default_env() or next(iter(loaded.environment_names()), None))
+        self.config = loaded.config(
+            loaded.default_env() or next(iter(loaded.environment_names()), None)
+        )
 
     def environments(self) -> list[str]:
         return self.loaded.environment_names()
 
-    def sources(self, env: str, *, decrypt: bool = True) -> tuple[VariableSources, list[Diagnostic], bool]:
+    def sources(
+        self, env: str, *, decrypt: bool = True
+    ) -> tuple[VariableSources, list[Diagnostic], bool]:
         """Values of ``env``, its .env problems, and whether secrets could be decrypted."""
         loaded = self.loaded
         self.loaded._require_env(env)
@@ -147,42 +154,80 @@ class EnvironmentManager:
         sources, diags, decrypted = self.sources(env)
         out = list(diags)
         if not decrypted and any(sources.names("secrets")):
-            out.append(self._diag("var-wrong-type", "secret values were not type-checked: no key to decrypt them",
-                                  None, hint="set the secrets key to check them too", severity="warning"))
+            out.append(
+                self._diag(
+                    "var-wrong-type",
+                    "secret values were not type-checked: no key to decrypt them",
+                    None,
+                    hint="set the secrets key to check them too",
+                    severity="warning",
+                )
+            )
         for name, spec in self.config.variables.items():
             out.extend(self._check_one(env, name, spec, sources.lookup(name), decrypted))
         out.extend(self._unknown(sources))
         return out
 
-    def _check_one(self, env: str, name: str, spec: Variable, found: VarValue | None,
-                   decrypted: bool) -> list[Diagnostic]:
+    def _check_one(
+        self, env: str, name: str, spec: Variable, found: VarValue | None, decrypted: bool
+    ) -> list[Diagnostic]:
         required = spec.required or env in spec.required_in
         decl = self.loaded.smap.key(("variables", name))
         if found is None:
             if not required:
                 return []
-            hint = (f"set {name} in environments.{env}.vars, in {env}'s env_file, "
-                    f"with `redline secrets set {name} --env {env}`, or in the process environment")
-            return [self._diag("var-missing", f"{name} is required in {env} but has no value", decl,
-                               f"variables.{name}", hint)]
+            hint = (
+                f"set {name} in environments.{env}.vars, in {env}'s env_file, "
+                f"with `redline secrets set {name} --env {env}`, or in the process environment"
+            )
+            return [
+                self._diag(
+                    "var-missing",
+                    f"{name} is required in {env} but has no value",
+                    decl,
+                    f"variables.{name}",
+                    hint,
+                )
+            ]
         at = self._where(found)
         if found.value == "":
-            return [self._diag("var-empty", f"{name} is set but empty (from {found.source})", at,
-                               f"variables.{name}", f"give {name} a value",
-                               severity="error" if required else "warning")]
+            return [
+                self._diag(
+                    "var-empty",
+                    f"{name} is set but empty (from {found.source})",
+                    at,
+                    f"variables.{name}",
+                    f"give {name} a value",
+                    severity="error" if required else "warning",
+                )
+            ]
         if found.layer == "secrets" and not decrypted:
             return []
         shown = "its value" if found.secret else f"'{found.value}'"
         problem = type_error(spec, found.value)
         if problem:
-            return [self._diag("var-wrong-type", f"{name} must be {spec.type}: {shown} is not ({problem})",
-                               at, f"variables.{name}", f"fix the value set by {found.source}",
-                               quote=not found.secret)]
+            return [
+                self._diag(
+                    "var-wrong-type",
+                    f"{name} must be {spec.type}: {shown} is not ({problem})",
+                    at,
+                    f"variables.{name}",
+                    f"fix the value set by {found.source}",
+                    quote=not found.secret,
+                )
+            ]
         problem = _range_error(spec, found.value)
         if problem:
-            return [self._diag("var-out-of-range", f"{name}: {shown} {problem}", at,
-                               f"variables.{name}", f"fix the value set by {found.source}",
-                               quote=not found.secret)]
+            return [
+                self._diag(
+                    "var-out-of-range",
+                    f"{name}: {shown} {problem}",
+                    at,
+                    f"variables.{name}",
+                    f"fix the value set by {found.source}",
+                    quote=not found.secret,
+                )
+            ]
         return []
 
     def _unknown(self, sources: VariableSources) -> list[Diagnostic]:
@@ -197,8 +242,15 @@ class EnvironmentManager:
             value = sources.lookup(name)
             close = get_close_matches(name, declared, n=1, cutoff=0.7)
             hint = f"did you mean '{close[0]}'?" if close else f"declare {name} under variables:"
-            out.append(self._diag("var-unknown", f"{name} is not declared, but starts with a declared prefix",
-                                  self._where(value) if value else None, "", hint))
+            out.append(
+                self._diag(
+                    "var-unknown",
+                    f"{name} is not declared, but starts with a declared prefix",
+                    self._where(value) if value else None,
+                    "",
+                    hint,
+                )
+            )
         return out
 
     def diff(self, a: str, b: str) -> DriftReport:
@@ -206,34 +258,59 @@ class EnvironmentManager:
         src_a, _, dec_a = self.sources(a)
         src_b, _, dec_b = self.sources(b)
         out: list[Diagnostic] = []
-        names = sorted(src_a.names(*_FILE_LAYERS) | src_b.names(*_FILE_LAYERS) | set(self.config.variables))
+        names = sorted(
+            src_a.names(*_FILE_LAYERS) | src_b.names(*_FILE_LAYERS) | set(self.config.variables)
+        )
         for name in names:
             va, vb = _file_value(src_a, name), _file_value(src_b, name)
             if (va is None) != (vb is None):
                 have, lack, v = (a, b, va) if va is not None else (b, a, vb)
                 assert v is not None
-                out.append(self._diag("drift-missing", f"{name} is set in {have} but not in {lack}",
-                                      self._where(v), "", f"set {name} in {lack}, or remove it from {have}",
-                                      quote=not v.secret))
+                out.append(
+                    self._diag(
+                        "drift-missing",
+                        f"{name} is set in {have} but not in {lack}",
+                        self._where(v),
+                        "",
+                        f"set {name} in {lack}, or remove it from {have}",
+                        quote=not v.secret,
+                    )
+                )
                 continue
             if va is None or vb is None:
                 continue
             if not (va.secret or vb.secret) or (dec_a and dec_b):
                 ta, tb = self._kind(name, va.value), self._kind(name, vb.value)
                 if ta != tb:
-                    out.append(self._diag("drift-type", f"{name} is {ta} in {a} but {tb} in {b}",
-                                          self._where(vb), "", "make both environments use one type",
-                                          quote=not vb.secret))
+                    out.append(
+                        self._diag(
+                            "drift-type",
+                            f"{name} is {ta} in {a} but {tb} in {b}",
+                            self._where(vb),
+                            "",
+                            "make both environments use one type",
+                            quote=not vb.secret,
+                        )
+                    )
         compared = dec_a and dec_b
         if compared:
             out.extend(self._shared_secrets(a, src_a, b, src_b))
         elif src_a.names("secrets") or src_b.names("secrets"):
-            out.append(self._diag("drift-shared-secret", "secrets were not compared: no key to decrypt them",
-                                  None, "", "set the secrets key to compare them", severity="warning"))
+            out.append(
+                self._diag(
+                    "drift-shared-secret",
+                    "secrets were not compared: no key to decrypt them",
+                    None,
+                    "",
+                    "set the secrets key to compare them",
+                    severity="warning",
+                )
+            )
         return DriftReport(a, b, out, compared)
 
-    def _shared_secrets(self, a: str, src_a: VariableSources, b: str,
-                        src_b: VariableSources) -> list[Diagnostic]:
+    def _shared_secrets(
+        self, a: str, src_a: VariableSources, b: str, src_b: VariableSources
+    ) -> list[Diagnostic]:
         def digests(src: VariableSources) -> dict[str, str]:
             out = {}
             for name in src.names(*_FILE_LAYERS):
@@ -244,9 +321,13 @@ class EnvironmentManager:
 
         da, db = digests(src_a), digests(src_b)
         return [
-            self._diag("drift-shared-secret",
-                       f"{a}'s {da[h]} and {b}'s {db[h]} hold the same secret value",
-                       None, "", f"give {b} its own value: `redline secrets set {db[h]} --env {b}`")
+            self._diag(
+                "drift-shared-secret",
+                f"{a}'s {da[h]} and {b}'s {db[h]} hold the same secret value",
+                None,
+                "",
+                f"give {b} its own value: `redline secrets set {db[h]} --env {b}`",
+            )
             for h in sorted(set(da) & set(db), key=lambda h: da[h])
         ]
 
@@ -262,11 +343,26 @@ class EnvironmentManager:
             return None
         return Mark(m.group(1), int(m.group(2)), int(m.group(3) or 1))
 
-    def _diag(self, rule: str, message: str, mark: Mark | None, path: str = "", hint: str = "",
-              severity: str = "error", *, quote: bool = True) -> Diagnostic:
+    def _diag(
+        self,
+        rule: str,
+        message: str,
+        mark: Mark | None,
+        path: str = "",
+        hint: str = "",
+        severity: str = "error",
+        *,
+        quote: bool = True,
+    ) -> Diagnostic:
         file = mark.file if mark else self.loaded.smap_file
         return Diagnostic(
-            rule, message, file, mark.line if mark else 0, mark.col if mark else 0, path, hint,
+            rule,
+            message,
+            file,
+            mark.line if mark else 0,
+            mark.col if mark else 0,
+            path,
+            hint,
             severity="warning" if severity == "warning" else "error",
             source_line=self._line(mark) if quote else "",
         )

@@ -111,11 +111,11 @@ def parse_size(text: str | int) -> int:
 def format_duration(seconds: float) -> str:
     """The shortest readable form of a duration: ``0.25`` -> ``250ms``, ``90`` -> ``1m30s``."""
     if seconds < 1e-3:
-        return f"{seconds * 1e6:g}us"
+        return f"{seconds * 1e6:.12g}us"
     if seconds < 1:
-        return f"{seconds * 1e3:g}ms"
+        return f"{seconds * 1e3:.12g}ms"
     if seconds < 60 or seconds != int(seconds):
-        return f"{seconds:g}s"
+        return f"{seconds:.12g}s"
     parts = []
     rest = int(seconds)
     for unit, size in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):

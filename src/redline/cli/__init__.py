@@ -20,10 +20,22 @@ __all__ = ["cli", "main"]
 _COMMANDS: dict[str, tuple[str, str, str]] = {
     "init": ("redline.cli.init_cmd", "init", "Write a commented starter redline.yaml."),
     "config": ("redline.cli.config_cmd", "config", "Check, show, explain the config; JSON Schema."),
-    "env": ("redline.cli.env_cmd", "env", "Check an environment against the variable contract; diff two."),
-    "secrets": ("redline.cli.secrets_cmd", "secrets", "Encrypted secrets: init, set, get, list, rotate, check."),
+    "env": (
+        "redline.cli.env_cmd",
+        "env",
+        "Check an environment against the variable contract; diff two.",
+    ),
+    "secrets": (
+        "redline.cli.secrets_cmd",
+        "secrets",
+        "Encrypted secrets: init, set, get, list, rotate, check.",
+    ),
     "store": ("redline.cli.store_cmd", "store", "The store: where it is, its schema, migrations."),
-    "demo": ("redline.cli.demo_cmd", "demo", "Start the demo system, check it, and show what redline finds."),
+    "demo": (
+        "redline.cli.demo_cmd",
+        "demo",
+        "Start the demo system, check it, and show what redline finds.",
+    ),
 }
 
 
@@ -68,5 +80,7 @@ def cli(ctx: click.Context, config_path: str | None) -> None:
 def main(argv: list[str] | None = None) -> Any:
     """Entry point of the console script; never shows a traceback for a user mistake."""
     args = sys.argv[1:] if argv is None else argv
-    code = handle_errors(lambda: cli.main(args=args, prog_name="redline", standalone_mode=False), args)
+    code = handle_errors(
+        lambda: cli.main(args=args, prog_name="redline", standalone_mode=False), args
+    )
     sys.exit(code)

@@ -14,14 +14,14 @@ from redline._errors import ConfigInvalidError, RedlineError
 from redline.redact import REDACTOR
 
 __all__ = [
-    "config_option",
-    "config_path",
     "EXIT_CHECKS_FAILED",
     "EXIT_CONFIG",
     "EXIT_INTERNAL",
     "EXIT_LOCKED",
     "EXIT_NOT_MEASURED",
     "EXIT_OK",
+    "config_option",
+    "config_path",
     "echo",
     "echo_json",
     "handle_errors",
@@ -54,13 +54,18 @@ def config_option(f: F) -> F:
         return value
 
     return click.option(
-        "-c", "--config", "config_file", type=click.Path(dir_okay=False), expose_value=False,
-        callback=remember, help="Config file (default: ./redline.yaml; env REDLINE_CONFIG).",
+        "-c",
+        "--config",
+        "config_file",
+        type=click.Path(dir_okay=False),
+        expose_value=False,
+        callback=remember,
+        help="Config file (default: ./redline.yaml; env REDLINE_CONFIG).",
     )(f)
 
 
 def config_path(ctx: click.Context) -> str | None:
-    """The config path given with -c at any level, or None (then REDLINE_CONFIG / ./redline.yaml)."""
+    """The config path given with -c at any level, or None (REDLINE_CONFIG, ./redline.yaml)."""
     obj = ctx.find_root().obj or {}
     value = obj.get("config_path")
     return str(value) if value else None

@@ -31,7 +31,10 @@ def config() -> None:
 @config.command()
 @env_option
 @click.option(
-    "--format", "fmt", type=click.Choice(["human", "json", "github"]), default="human",
+    "--format",
+    "fmt",
+    type=click.Choice(["human", "json", "github"]),
+    default="human",
     help="human (default), json, or github (workflow annotations).",
 )
 @config_option
@@ -174,7 +177,10 @@ def explain(ctx: click.Context, key: str, env: str | None, as_json: bool) -> int
     else:
         shown = value if isinstance(value, str) else json.dumps(value, default=str)
         echo(f"{doc['key']} = {shown}   (environment {env})")
-        echo(f"  set at:     {doc['set_at']}{' (environment override)' if doc['overridden_by_environment'] else ''}")
+        echo(
+            f"  set at:     {doc['set_at']}"
+            + (" (environment override)" if doc["overridden_by_environment"] else "")
+        )
         if doc["written_as"] != value:
             echo(f"  written as: {doc['written_as']}")
         for v in doc["variables"]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import click
 
 from redline.cli._output import (
@@ -12,6 +14,9 @@ from redline.cli._output import (
     json_option,
 )
 
+if TYPE_CHECKING:
+    from redline.environment import EnvironmentManager
+
 __all__ = ["env"]
 
 
@@ -20,7 +25,7 @@ def env() -> None:
     """Check environments against the variable contract; find drift between two."""
 
 
-def _manager(ctx: click.Context) -> object:
+def _manager(ctx: click.Context) -> EnvironmentManager:
     from redline.config.loader import load_config
     from redline.environment import EnvironmentManager
 
@@ -30,7 +35,10 @@ def _manager(ctx: click.Context) -> object:
 @env.command()
 @click.option("--env", "name", metavar="NAME", help="Environment to check (default: all).")
 @click.option(
-    "--format", "fmt", type=click.Choice(["human", "json", "github"]), default="human",
+    "--format",
+    "fmt",
+    type=click.Choice(["human", "json", "github"]),
+    default="human",
     help="human (default), json, or github (workflow annotations).",
 )
 @config_option
@@ -43,10 +51,7 @@ def check(ctx: click.Context, name: str | None, fmt: str, as_json: bool) -> int:
     Exit 0 when the contract holds, 1 when it is broken, 5 when the config is invalid.
     """
     from redline.config.diagnostics import render_github, render_human, render_json
-    from redline.environment import EnvironmentManager
-
     manager = _manager(ctx)
-    assert isinstance(manager, EnvironmentManager)
     names = [name] if name else manager.environments()
     diags = []
     for n in names:
@@ -61,7 +66,10 @@ def check(ctx: click.Context, name: str | None, fmt: str, as_json: bool) -> int:
         echo(render_human(diags), err=errors > 0)
     else:
         count = len(manager.config.variables)
-        echo(f"{', '.join(names) or '(no environments)'}: contract holds ({count} variables declared)")
+        echo(
+            f"{', '.join(names) or '(no environments)'}: "
+            f"contract holds ({count} variables declared)"
+        )
     return EXIT_CHECKS_FAILED if errors else 0
 
 
@@ -78,14 +86,18 @@ def diff(ctx: click.Context, a: str, b: str, as_json: bool) -> int:
     Exit 0 when there is no drift, 1 when there is.
     """
     from redline.config.diagnostics import render_human, render_json
-    from redline.environment import EnvironmentManager
-
     manager = _manager(ctx)
-    assert isinstance(manager, EnvironmentManager)
     report = manager.diff(a, b)
     if as_json:
-        echo(render_json(report.diagnostics, a=a, b=b, drift=report.drifted,
-                         secrets_compared=report.secrets_compared))
+        echo(
+            render_json(
+                report.diagnostics,
+                a=a,
+                b=b,
+                drift=report.drifted,
+                secrets_compared=report.secrets_compared,
+            )
+        )
     elif report.diagnostics:
         echo(render_human(report.diagnostics))
     else:

@@ -31,7 +31,9 @@ def init(ctx: click.Context, project: str | None, force: bool, as_json: bool) ->
     path = Path(config_path(ctx) or "redline.yaml")
     if path.exists() and not force:
         raise ConfigError(f"{path} already exists", hint="pass --force to overwrite it")
-    name = project or re.sub(r"[^A-Za-z0-9_.-]+", "-", path.resolve().parent.name).strip("-") or "app"
+    name = (
+        project or re.sub(r"[^A-Za-z0-9_.-]+", "-", path.resolve().parent.name).strip("-") or "app"
+    )
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(starter_config(name), encoding="utf-8")
     if as_json:

@@ -18,12 +18,26 @@ from redline.config.source import Path, SourceMap, format_path
 __all__ = ["check_env", "check_raw"]
 
 
-def _diag(smap: SourceMap, path: Path, rule: str, message: str, hint: str = "", *,
-          key: bool = False, display: Callable[[Path], str] = format_path) -> Diagnostic:
+def _diag(
+    smap: SourceMap,
+    path: Path,
+    rule: str,
+    message: str,
+    hint: str = "",
+    *,
+    key: bool = False,
+    display: Callable[[Path], str] = format_path,
+) -> Diagnostic:
     mark = smap.key(path) if key else smap.value(path)
     return Diagnostic(
-        rule, message, mark.file if mark else "", mark.line if mark else 0,
-        mark.col if mark else 0, display(path), hint, source_line=smap.source_line(mark),
+        rule,
+        message,
+        mark.file if mark else "",
+        mark.line if mark else 0,
+        mark.col if mark else 0,
+        display(path),
+        hint,
+        source_line=smap.source_line(mark),
     )
 
 
@@ -46,28 +60,49 @@ def check_raw(data: dict[str, Any], smap: SourceMap, base_dir: PurePath) -> list
     for env, spec in envs.items():
         env_file = _mapping(spec).get("env_file")
         if isinstance(env_file, str) and not Path_(base_dir, env_file).is_file():
-            out.append(_diag(smap, ("environments", env, "env_file"), "missing-file",
-                             f"env_file '{env_file}' does not exist (looked in {base_dir or '.'})",
-                             "create it, or fix the path (relative to the config file)"))
+            out.append(
+                _diag(
+                    smap,
+                    ("environments", env, "env_file"),
+                    "missing-file",
+                    f"env_file '{env_file}' does not exist (looked in {base_dir or '.'})",
+                    "create it, or fix the path (relative to the config file)",
+                )
+            )
         overrides = _mapping(_mapping(spec).get("services"))
         for name in overrides:
             if name not in services:
-                out.append(_diag(smap, ("environments", env, "services", name), "unknown-service",
-                                 f"environment '{env}' overrides service '{name}', which is not declared",
-                                 _did_you_mean(name, services), key=True))
+                out.append(
+                    _diag(
+                        smap,
+                        ("environments", env, "services", name),
+                        "unknown-service",
+                        f"environment '{env}' overrides service '{name}', which is not declared",
+                        _did_you_mean(name, services),
+                        key=True,
+                    )
+                )
     for var, spec in _mapping(data.get("variables")).items():
         required_in = _mapping(spec).get("required_in")
         if not isinstance(required_in, list):
             continue
         for i, env in enumerate(required_in):
             if isinstance(env, str) and env not in envs:
-                out.append(_diag(smap, ("variables", var, "required_in", i), "unknown-environment",
-                                 f"required_in names environment '{env}', which is not declared",
-                                 _did_you_mean(env, list(envs))))
+                out.append(
+                    _diag(
+                        smap,
+                        ("variables", var, "required_in", i),
+                        "unknown-environment",
+                        f"required_in names environment '{env}', which is not declared",
+                        _did_you_mean(env, list(envs)),
+                    )
+                )
     return out
 
 
-def check_env(data: dict[str, Any], smap: SourceMap, display: Callable[[Path], str]) -> list[Diagnostic]:
+def check_env(
+    data: dict[str, Any], smap: SourceMap, display: Callable[[Path], str]
+) -> list[Diagnostic]:
     """Rules over one environment's merged services: dependencies and check names."""
     out: list[Diagnostic] = []
     services = _mapping(data.get("services"))
@@ -82,29 +117,49 @@ def check_env(data: dict[str, Any], smap: SourceMap, display: Callable[[Path], s
             if not isinstance(dep, str):
                 continue  # the schema reports the type
             if dep == name:
-                out.append(_diag(smap, path, "dependency-cycle",
-                                 f"service '{name}' depends on itself",
-                                 "remove it from its own depends_on", display=display))
+                out.append(
+                    _diag(
+                        smap,
+                        path,
+                        "dependency-cycle",
+                        f"service '{name}' depends on itself",
+                        "remove it from its own depends_on",
+                        display=display,
+                    )
+                )
             elif dep not in services:
-                out.append(_diag(smap, path, "unknown-dependency",
-                                 f"service '{name}' depends on '{dep}', which is not declared",
-                                 _did_you_mean(dep, [s for s in services if s != name]),
-                                 display=display))
+                out.append(
+                    _diag(
+                        smap,
+                        path,
+                        "unknown-dependency",
+                        f"service '{name}' depends on '{dep}', which is not declared",
+                        _did_you_mean(dep, [s for s in services if s != name]),
+                        display=display,
+                    )
+                )
             else:
                 graph[name].append(dep)
         out.extend(_duplicate_check_names(name, _mapping(spec).get("checks"), smap, display))
     for cycle in _cycles(graph):
         first = cycle[0]
         index = graph[first].index(cycle[1])
-        out.append(_diag(smap, ("services", first, "depends_on", index), "dependency-cycle",
-                         "depends_on forms a cycle: " + " -> ".join([*cycle, first]),
-                         "remove one of these dependencies; a cycle can never start",
-                         display=display))
+        out.append(
+            _diag(
+                smap,
+                ("services", first, "depends_on", index),
+                "dependency-cycle",
+                "depends_on forms a cycle: " + " -> ".join([*cycle, first]),
+                "remove one of these dependencies; a cycle can never start",
+                display=display,
+            )
+        )
     return out
 
 
-def _duplicate_check_names(service: str, checks: Any, smap: SourceMap,
-                           display: Callable[[Path], str]) -> Iterator[Diagnostic]:
+def _duplicate_check_names(
+    service: str, checks: Any, smap: SourceMap, display: Callable[[Path], str]
+) -> Iterator[Diagnostic]:
     if not isinstance(checks, list):
         return
     seen: dict[str, int] = {}
@@ -113,9 +168,15 @@ def _duplicate_check_names(service: str, checks: Any, smap: SourceMap,
         if not isinstance(name, str):
             continue
         if name in seen:
-            yield _diag(smap, ("services", service, "checks", i, "name"), "duplicate-name",
-                        f"service '{service}' has two checks named '{name}' (first is checks[{seen[name]}])",
-                        "give each check its own name", display=display)
+            yield _diag(
+                smap,
+                ("services", service, "checks", i, "name"),
+                "duplicate-name",
+                f"service '{service}' has two checks named '{name}' "
+                f"(first is checks[{seen[name]}])",
+                "give each check its own name",
+                display=display,
+            )
         else:
             seen[name] = i
 
@@ -134,7 +195,7 @@ def _cycles(graph: dict[str, list[str]]) -> list[list[str]]:
             if dep == node:
                 continue
             if state.get(dep) == 1:
-                cycle = stack[stack.index(dep):]
+                cycle = stack[stack.index(dep) :]
                 key = frozenset(cycle)
                 if key not in seen_sets:
                     seen_sets.add(key)

@@ -57,7 +57,11 @@ RULES: dict[str, Rule] = {
         Rule("RL213", "var-out-of-range", "a variable's value is outside min/max or its pattern"),
         Rule("RL214", "var-unknown", "an undeclared variable under a declared prefix"),
         Rule("RL220", "drift-missing", "a variable present in one environment and not the other"),
-        Rule("RL221", "drift-type", "a variable whose value has a different type between environments"),
+        Rule(
+            "RL221",
+            "drift-type",
+            "a variable whose value has a different type between environments",
+        ),
         Rule("RL222", "drift-shared-secret", "the same secret value is used in two environments"),
     )
 }

@@ -47,21 +47,39 @@ def parse_dotenv(text: str, file: str) -> tuple[dict[str, EnvEntry], list[Diagno
             body = body[7:].lstrip()
             indent = len(raw) - len(body)
 
-        def diag(rule: str, msg: str, hint: str, col: int = indent + 1, line: int = lineno) -> None:
-            diags.append(Diagnostic(rule, msg, file, line, col, "", hint, source_line=raw))
+        def diag(
+            rule: str,
+            msg: str,
+            hint: str,
+            col: int = indent + 1,
+            line: int = lineno,
+            src: str = raw,
+        ) -> None:
+            diags.append(Diagnostic(rule, msg, file, line, col, "", hint, source_line=src))
 
         match = _KEY.match(body)
         if not match:
-            diag("env-bad-line", "this line is not KEY=VALUE", "write KEY=value; keys are letters, digits and _")
+            diag(
+                "env-bad-line",
+                "this line is not KEY=VALUE",
+                "write KEY=value; keys are letters, digits and _",
+            )
             continue
         key = match.group(0)
         rest = body[match.end() :].lstrip(" ")
         if not rest.startswith("="):
             if not rest or rest.startswith("#"):
-                diag("env-no-value", f"key '{key}' has no '=' and no value",
-                     f"write {key}= for an empty value, or {key}=value")
+                diag(
+                    "env-no-value",
+                    f"key '{key}' has no '=' and no value",
+                    f"write {key}= for an empty value, or {key}=value",
+                )
             else:
-                diag("env-bad-line", f"expected '=' after key '{key}'", "write KEY=value with no spaces in the key")
+                diag(
+                    "env-bad-line",
+                    f"expected '=' after key '{key}'",
+                    "write KEY=value with no spaces in the key",
+                )
             continue
         value_text = rest[1:].lstrip(" ")
         value_col = len(raw) - len(value_text) + 1
@@ -69,30 +87,47 @@ def parse_dotenv(text: str, file: str) -> tuple[dict[str, EnvEntry], list[Diagno
         if quote in {"'", '"'}:
             value, end_line, after = _quoted(value_text, quote, lines, i)
             if value is None:
-                diag("env-bad-quoting", f"the {quote} quote opened here is never closed",
-                     f"close the value with {quote}, or escape a quote inside it", value_col)
+                diag(
+                    "env-bad-quoting",
+                    f"the {quote} quote opened here is never closed",
+                    f"close the value with {quote}, or escape a quote inside it",
+                    value_col,
+                )
                 continue
             i = end_line
             if after.strip() and not after.lstrip().startswith("#"):
-                diag("env-bad-quoting", f"text after the closing {quote} quote",
-                     "put the whole value inside the quotes, or start a comment with ' #'",
-                     value_col, end_line)
+                diag(
+                    "env-bad-quoting",
+                    f"text after the closing {quote} quote",
+                    "put the whole value inside the quotes, or start a comment with ' #'",
+                    value_col,
+                    end_line,
+                )
                 continue
         else:
             value = re.split(r"\s+#", value_text, maxsplit=1)[0].rstrip()
             if '"' in value or "'" in value[:1]:
-                diag("env-bad-quoting", "a quote inside an unquoted value",
-                     "quote the whole value, e.g. KEY=\"a \\\"b\\\" c\"", value_col)
+                diag(
+                    "env-bad-quoting",
+                    "a quote inside an unquoted value",
+                    'quote the whole value, e.g. KEY="a \\"b\\" c"',
+                    value_col,
+                )
                 continue
         if key in entries:
-            diag("env-duplicate-key",
-                 f"key '{key}' is set again (first at line {entries[key].line}); the last one wins",
-                 "remove one of the two lines", indent + 1)
+            diag(
+                "env-duplicate-key",
+                f"key '{key}' is set again (first at line {entries[key].line}); the last one wins",
+                "remove one of the two lines",
+                indent + 1,
+            )
         entries[key] = EnvEntry(key, value, lineno, value_col)
     return entries, diags
 
 
-def _quoted(text: str, quote: str, lines: list[str], next_index: int) -> tuple[str | None, int, str]:
+def _quoted(
+    text: str, quote: str, lines: list[str], next_index: int
+) -> tuple[str | None, int, str]:
     """The value inside quotes (``None`` if never closed), the next line index, and what follows."""
     buf: list[str] = []
     chunk = text[1:]

@@ -42,12 +42,16 @@ def expand(text: str, lookup: Callable[[str], str | None]) -> tuple[str, list[Pr
             return "$"
         inner = match.group(1)
         if inner is None:
-            problems.append(Problem("malformed", "", "'${' is never closed with '}'", match.start()))
+            problems.append(
+                Problem("malformed", "", "'${' is never closed with '}'", match.start())
+            )
             return whole
         parsed = _EXPR.match(inner)
         if parsed is None:
             problems.append(
-                Problem("malformed", inner, f"'${{{inner}}}' is not a variable reference", match.start())
+                Problem(
+                    "malformed", inner, f"'${{{inner}}}' is not a variable reference", match.start()
+                )
             )
             return whole
         name, op, word = parsed.group(1), parsed.group(2), parsed.group(3) or ""
@@ -58,11 +62,15 @@ def expand(text: str, lookup: Callable[[str], str | None]) -> tuple[str, list[Pr
             return value
         if op in (":?", "?"):
             if value is None or (op == ":?" and value == ""):
-                problems.append(Problem("required", name, word or f"{name} is required", match.start()))
+                problems.append(
+                    Problem("required", name, word or f"{name} is required", match.start())
+                )
                 return whole
             return value
         if value is None:
-            problems.append(Problem("undefined", name, f"variable {name} is not defined", match.start()))
+            problems.append(
+                Problem("undefined", name, f"variable {name} is not defined", match.start())
+            )
             return whole
         return value
 

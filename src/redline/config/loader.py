@@ -24,7 +24,8 @@ from redline.config import checks as semantic
 from redline.config.diagnostics import Diagnostic, sort_key
 from redline.config.interpolate import expand
 from redline.config.schema import Config
-from redline.config.source import Mark, Path as DataPath, SourceMap, format_path, load_yaml
+from redline.config.source import Mark, SourceMap, format_path, load_yaml
+from redline.config.source import Path as DataPath
 from redline.config.validation import validate_model
 from redline.config.variables import VariableSources, build_sources
 from redline.redact import MASK
@@ -35,7 +36,13 @@ DEFAULT_NAMES = ("redline.yaml", "redline.yml")
 _INTERPOLATED = ("services", "store")
 # What a declared but unset variable stands in for while checking structure only:
 # whether it is set is the environment contract's question (`redline env check`).
-_SAMPLES = {"int": "1", "float": "1.0", "bool": "false", "duration": "1s", "url": "http://unset.invalid"}
+_SAMPLES = {
+    "int": "1",
+    "float": "1.0",
+    "bool": "false",
+    "duration": "1s",
+    "url": "http://unset.invalid",
+}
 
 
 def find_config(explicit: str | os.PathLike[str] | None = None) -> Path:
@@ -176,15 +183,20 @@ def _unknown_env(loaded: LoadedConfig, env: str | None, names: list[str]) -> Con
 
     mark = loaded.smap.key(("environments",)) or Mark(loaded.smap_file, 1, 1)
     if env is None:
-        message = f"this config has several environments; choose one with --env ({', '.join(names)})"
+        message = (
+            f"this config has several environments; choose one with --env ({', '.join(names)})"
+        )
         hint = f"add --env {names[0]}"
     else:
         message = f"there is no environment '{env}'"
         close = get_close_matches(env, names, n=1)
         hint = f"did you mean '{close[0]}'?" if close else f"declared: {', '.join(names) or 'none'}"
     return ConfigInvalidError(
-        [Diagnostic("unknown-environment", message, mark.file, mark.line, mark.col,
-                    "environments", hint)]
+        [
+            Diagnostic(
+                "unknown-environment", message, mark.file, mark.line, mark.col, "environments", hint
+            )
+        ]
     )
 
 
@@ -200,7 +212,8 @@ def _read(path: Path) -> tuple[str | None, str, list[Diagnostic]]:
     except FileNotFoundError:
         raise ConfigNotFoundError(
             f"no config file at {display}",
-            hint="run `redline init` to write a starter config, or pass -c PATH / set REDLINE_CONFIG",
+            hint="run `redline init` to write a starter config, "
+            "or pass -c PATH / set REDLINE_CONFIG",
         ) from None
     except IsADirectoryError:
         raise ConfigNotFoundError(
@@ -215,10 +228,21 @@ def _read(path: Path) -> tuple[str | None, str, list[Diagnostic]]:
     except UnicodeDecodeError as exc:
         line = data[: exc.start].count(b"\n") + 1
         col = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
-        return None, display, [
-            Diagnostic("file-unreadable", f"byte 0x{data[exc.start]:02x} is not UTF-8 text",
-                       display, line, col, "", "save the file as UTF-8")
-        ]
+        return (
+            None,
+            display,
+            [
+                Diagnostic(
+                    "file-unreadable",
+                    f"byte 0x{data[exc.start]:02x} is not UTF-8 text",
+                    display,
+                    line,
+                    col,
+                    "",
+                    "save the file as UTF-8",
+                )
+            ],
+        )
 
 
 def check_config(
@@ -239,8 +263,15 @@ def check_config(
         return None, _finish(diags)
     if not isinstance(data, dict):
         diags.append(
-            Diagnostic("not-a-mapping", "the file must be a mapping of keys (project:, services:, ...)",
-                       display, 1, 1, "", "start with `project: NAME` on the first line")
+            Diagnostic(
+                "not-a-mapping",
+                "the file must be a mapping of keys (project:, services:, ...)",
+                display,
+                1,
+                1,
+                "",
+                "start with `project: NAME` on the first line",
+            )
         )
         return None, _finish(diags)
     loaded = LoadedConfig(file, data, smap, environ, [])
@@ -260,10 +291,9 @@ def check_config(
             key = (d.rule, d.file, d.line, d.col, d.path, d.message)
             per_env.setdefault(key, (d, set()))[1].add(name)
     for d, seen in per_env.values():
-        if len(seen) < len(envs):
-            names = ", ".join(sorted(str(e) for e in seen))
-            d = _with_message(d, f"{d.message} (in environment {names})")
-        diags.append(d)
+        names = ", ".join(sorted(str(e) for e in seen))
+        some = len(seen) < len(envs)
+        diags.append(_with_message(d, f"{d.message} (in environment {names})") if some else d)
     loaded.diagnostics = _finish(diags)
     return loaded, loaded.diagnostics
 
@@ -313,8 +343,9 @@ def _make_pass(raw: dict[str, Any], smap: SourceMap, env: str | None) -> _Pass:
     return one
 
 
-def _merge(target: dict[str, Any], override: dict[str, Any], src: DataPath, dst: DataPath,
-           one: _Pass) -> None:
+def _merge(
+    target: dict[str, Any], override: dict[str, Any], src: DataPath, dst: DataPath, one: _Pass
+) -> None:
     """Deep-merge mappings; lists and scalars replace. Marks follow the override."""
     for key, value in override.items():
         s, d = (*src, key), (*dst, key)
@@ -352,14 +383,23 @@ def _interp_diag(one: _Pass, path: DataPath, kind: str, name: str, message: str)
     mark = one.smap.value(path)
     rule = {"malformed": "bad-interpolation"}.get(kind, "undefined-variable")
     if kind == "undefined":
-        hint = f"declare {name} under variables:, set it in the environment's vars, or write ${{{name}:-default}}"
+        hint = (
+            f"declare {name} under variables:, set it in the environment's vars, "
+            f"or write ${{{name}:-default}}"
+        )
     elif kind == "required":
         hint = f"set {name} for this environment"
     else:
         hint = "write ${NAME} or ${NAME:-default}; $$ is a literal $"
     return Diagnostic(
-        rule, message, mark.file if mark else "", mark.line if mark else 0,
-        mark.col if mark else 0, one.display(path), hint, source_line=one.smap.source_line(mark),
+        rule,
+        message,
+        mark.file if mark else "",
+        mark.line if mark else 0,
+        mark.col if mark else 0,
+        one.display(path),
+        hint,
+        source_line=one.smap.source_line(mark),
     )
 
 
@@ -432,8 +472,11 @@ def _secret_names(loaded: LoadedConfig, env: str | None) -> set[str]:
         cfg = SecretsConfig.model_validate(section if isinstance(section, dict) else {})
         key_file = loaded.base_dir / cfg.key_file if cfg.key_file else None
         secrets = SecretsFile.open(
-            loaded.base_dir / cfg.file, key_env=cfg.key_env, key_file=key_file, environ=loaded.environ
+            loaded.base_dir / cfg.file,
+            key_env=cfg.key_env,
+            key_file=key_file,
+            environ=loaded.environ,
         )
         return set(secrets.names(env))
-    except Exception:  # noqa: BLE001 - an unreadable secrets file is `secrets check`'s to report
+    except Exception:
         return set()

@@ -64,16 +64,24 @@ Duration = Annotated[
     BeforeValidator(_unit(parse_duration, "duration")),
     PlainSerializer(format_duration, return_type=str, when_used="json"),
     WithJsonSchema(
-        {"type": "string", "pattern": r"^(\d+(\.\d+)?(us|ms|s|m|h|d|w))+$|^0$",
-         "examples": ["250ms", "30s", "5m", "28d"]}
+        {
+            "type": "string",
+            "pattern": r"^(\d+(\.\d+)?(us|ms|s|m|h|d|w))+$|^0$",
+            "examples": ["250ms", "30s", "5m", "28d"],
+        }
     ),
     Field(ge=0),
 ]
 Rate = Annotated[
     float,
     BeforeValidator(_unit(parse_rate, "rate")),
-    WithJsonSchema({"type": "string", "pattern": r"^\d+(\.\d+)?/\d*(ms|s|m|h|d)$",
-                    "examples": ["200/s", "12000/m"]}),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "pattern": r"^\d+(\.\d+)?/\d*(ms|s|m|h|d)$",
+            "examples": ["200/s", "12000/m"],
+        }
+    ),
     Field(gt=0),
 ]
 Size = Annotated[
@@ -82,6 +90,7 @@ Size = Annotated[
     WithJsonSchema({"type": ["string", "integer"], "examples": ["10MB", "64KiB", 512]}),
     Field(ge=0),
 ]
+
 
 def _scalar_text(value: Any) -> Any:
     if isinstance(value, bool):
@@ -122,7 +131,8 @@ def _status_codes(value: Any) -> Any:
             out.append((int(text), int(text)))
         else:
             raise PydanticCustomError(
-                "bad_status", "'{v}' is not a status: write 200, [200, 204], 2xx or 200-299",
+                "bad_status",
+                "'{v}' is not a status: write 200, [200, 204], 2xx or 200-299",
                 {"v": item},
             )
     return out
@@ -136,10 +146,10 @@ class HttpCheck(_Model):
     status: Annotated[
         list[tuple[int, int]],
         BeforeValidator(_status_codes),
-        WithJsonSchema({"type": ["integer", "string", "array"], "examples": [200, "2xx", [200, 204]]}),
-    ] = Field(
-        default_factory=lambda: [(200, 399)]
-    )
+        WithJsonSchema(
+            {"type": ["integer", "string", "array"], "examples": [200, "2xx", [200, 204]]}
+        ),
+    ] = Field(default_factory=lambda: [(200, 399)])
     headers: dict[str, str] = Field(default_factory=dict)
     body: str | None = None
     contains: str | None = None
@@ -272,9 +282,7 @@ class Environment(_Model):
     """One place the system runs: its variables and the service settings it overrides."""
 
     description: str | None = None
-    vars: dict[str, ScalarText] = Field(
-        default_factory=dict
-    )
+    vars: dict[str, ScalarText] = Field(default_factory=dict)
     env_file: str | None = None
     services: dict[str, dict[str, Any]] = Field(default_factory=dict)
     store: str | None = None

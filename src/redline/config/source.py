@@ -128,8 +128,13 @@ class _Builder:
                 continue
             if not isinstance(knode, yaml.ScalarNode):
                 self.diags.append(
-                    self.diag(knode, path, "wrong-type", "a key must be a plain string",
-                              "write the key as text, e.g. `name:`")
+                    self.diag(
+                        knode,
+                        path,
+                        "wrong-type",
+                        "a key must be a plain string",
+                        "write the key as text, e.g. `name:`",
+                    )
                 )
                 continue
             name = str(knode.value)
@@ -137,7 +142,9 @@ class _Builder:
                 first = first_seen[name].start_mark.line + 1
                 self.diags.append(
                     self.diag(
-                        knode, (*path, name), "duplicate-key",
+                        knode,
+                        (*path, name),
+                        "duplicate-key",
                         f"key '{name}' appears twice in this mapping (first at line {first})",
                         "remove one of them; YAML tools differ on which one wins",
                     )
@@ -159,7 +166,9 @@ class _Builder:
                 result.update(value)
             else:
                 self.diags.append(
-                    self.diag(src, path, "wrong-type", "'<<' must merge a mapping or a list of them")
+                    self.diag(
+                        src, path, "wrong-type", "'<<' must merge a mapping or a list of them"
+                    )
                 )
         return result
 
@@ -168,7 +177,13 @@ class _Builder:
     ) -> Diagnostic:
         m = self.mark(node)
         return Diagnostic(
-            rule, message, m.file, m.line, m.col, format_path(path), hint,
+            rule,
+            message,
+            m.file,
+            m.line,
+            m.col,
+            format_path(path),
+            hint,
             source_line=self.smap.source_line(m),
         )
 
@@ -184,9 +199,14 @@ def _tab_diagnostics(file: str, lines: list[str]) -> list[Diagnostic]:
         if "\t" in indent:
             out.append(
                 Diagnostic(
-                    "tab-indent", "a tab is used for indentation; YAML allows only spaces",
-                    file, i, indent.index("\t") + 1, "",
-                    "replace the tab with spaces (two per level is usual)", source_line=line,
+                    "tab-indent",
+                    "a tab is used for indentation; YAML allows only spaces",
+                    file,
+                    i,
+                    indent.index("\t") + 1,
+                    "",
+                    "replace the tab with spaces (two per level is usual)",
+                    source_line=line,
                 )
             )
     return out
@@ -214,8 +234,14 @@ def load_yaml(text: str, file: str) -> tuple[Any, SourceMap, list[Diagnostic]]:
             context = f" ({exc.context.strip()})" if exc.context else ""
             diags.append(
                 Diagnostic(
-                    "yaml-syntax", f"{problem}{context}", file, line, col, "",
-                    _syntax_hint(problem), source_line=smap.source_line(Mark(file, line, col)),
+                    "yaml-syntax",
+                    f"{problem}{context}",
+                    file,
+                    line,
+                    col,
+                    "",
+                    _syntax_hint(problem),
+                    source_line=smap.source_line(Mark(file, line, col)),
                 )
             )
         return None, smap, diags

@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from redline.config.schema import Config
     from redline.secrets import SecretsFile
 
-__all__ = ["LAYERS", "VarValue", "VariableSources", "build_sources", "read_env_file"]
+__all__ = ["LAYERS", "Layer", "VarValue", "VariableSources", "build_sources", "read_env_file"]
 
 Layer = Literal["process", "secrets", "vars", "env_file", "default"]
 LAYERS: tuple[Layer, ...] = ("process", "secrets", "vars", "env_file", "default")
@@ -90,12 +90,18 @@ def read_env_file(path: Path, display: str) -> tuple[dict[str, EnvEntry], list[D
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         return {}, [
-            Diagnostic("file-unreadable", f"env_file '{display}' does not exist", display,
-                       hint="create it, or fix env_file: in redline.yaml")
+            Diagnostic(
+                "file-unreadable",
+                f"env_file '{display}' does not exist",
+                display,
+                hint="create it, or fix env_file: in redline.yaml",
+            )
         ]
     except (OSError, UnicodeDecodeError) as exc:
         reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
-        return {}, [Diagnostic("file-unreadable", f"cannot read env_file '{display}': {reason}", display)]
+        return {}, [
+            Diagnostic("file-unreadable", f"cannot read env_file '{display}': {reason}", display)
+        ]
     return parse_dotenv(text, display)
 
 
@@ -153,6 +159,7 @@ def _mask_lines(diags: list[Diagnostic], secret_names: set[str]) -> list[Diagnos
     for d in diags:
         key = d.source_line.strip().removeprefix("export ").split("=", 1)[0].strip()
         if key in secret_names and "=" in d.source_line:
-            d = replace(d, source_line=d.source_line.split("=", 1)[0] + "=" + MASK)
-        out.append(d)
+            out.append(replace(d, source_line=d.source_line.split("=", 1)[0] + "=" + MASK))
+        else:
+            out.append(d)
     return out

@@ -1,0 +1,140 @@
+"""`redline init`, `redline config ...` and `redline env ...`, run as a user runs them."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+from tests.helpers import CliResult
+
+Cli = Callable[..., CliResult]
+
+
+def test_init_then_check_is_clean(cli: Cli, tmp_path: Path) -> None:
+    r = cli("init", "--project", "shop")
+    assert r.code == 0, r.text
+    assert "wrote redline.yaml" in r.out
+    text = (tmp_path / "redline.yaml").read_text()
+    assert text.startswith("# redline.yaml") and "project: shop" in text
+    assert cli("init").code == 5  # refuses to overwrite
+    r = cli("config", "check")
+    assert r.code == 0, r.text
+    assert r.out.startswith("redline.yaml: ok (1 services; local)")
+
+
+def test_check_reports_every_problem_and_exits_5(cli: Cli, write: Callable[..., Path]) -> None:
+    write("redline.yaml", "project: p\nservices:\n  api:\n    chekcs: []\n    depends_on: [db]\n")
+    r = cli("config", "check")
+    assert r.code == 5
+    assert "Traceback" not in r.text
+    assert "redline.yaml:4:5: error RL104 [unknown-key] at services.api.chekcs" in r.err
+    assert "hint: did you mean 'checks'?" in r.err
+    assert "RL110" in r.err and "2 error(s)" in r.err
+
+    doc = cli("config", "check", "--json").json()
+    assert doc["ok"] is False and doc["errors"] == 2
+    assert {d["code"] for d in doc["diagnostics"]} == {"RL104", "RL110"}
+
+    gh = cli("config", "check", "--format", "github")
+    assert gh.code == 5
+    assert gh.out.splitlines()[0].startswith("::error file=redline.yaml,line=4,col=5,title=RL104")
+
+
+def test_config_path_from_flag_and_environment(cli: Cli, write: Callable[..., Path]) -> None:
+    write("conf/app.yaml", "project: p\n")
+    assert cli("-c", "conf/app.yaml", "config", "check").code == 0
+    assert cli("config", "check", "-c", "conf/app.yaml").code == 0
+    assert cli("config", "check", env={"REDLINE_CONFIG": "conf/app.yaml"}).code == 0
+    r = cli("config", "check")
+    assert r.code == 5
+    assert "error: no config file at redline.yaml" in r.err
+    assert "redline init" in r.err and "Traceback" not in r.err
+    r = cli("config", "check", "--json")
+    assert r.code == 5 and r.json()["error"]["type"] == "ConfigNotFoundError"
+
+
+def test_show_resolves_and_masks_secrets(cli: Cli, shop: Path) -> None:
+    r = cli("config", "show", "--env", "staging")
+    assert r.code == 0, r.text
+    assert "url: http://10.0.0.5:8000/health" in r.out
+    assert "dsn: '***'" in r.out
+    assert "app@db" not in r.out
+    doc = cli("config", "show", "--env", "local", "--json").json()
+    assert (
+        doc["config"]["services"]["api"]["checks"][0]["http"]["url"]
+        == "http://127.0.0.1:8000/health"
+    )
+    r = cli("config", "show")
+    assert r.code == 5 and "choose one with --env" in r.err
+
+
+def test_explain_variable_and_key(cli: Cli, shop: Path) -> None:
+    r = cli("config", "explain", "API_URL", "--env", "staging", env={"API_URL": "http://ci:1"})
+    assert r.code == 0, r.text
+    assert "API_URL = http://ci:1" in r.out
+    assert "set by:  process environment" in r.out
+    assert "shadows: env_file at .env.staging:1 = http://10.0.0.5:8000" in r.out
+    assert "used at: services.api.checks[0].http.url" in r.out
+
+    doc = cli(
+        "config", "explain", "services.api.checks[0].http.url", "--env", "local", "--json"
+    ).json()
+    assert doc["value"] == "http://127.0.0.1:8000/health"
+    assert doc["written_as"] == "${API_URL}/health"
+    assert doc["set_at"].endswith("redline.yaml:13:21")
+    assert doc["variables"][0]["where"].endswith("redline.yaml:3:27")
+
+    secret = cli("config", "explain", "DATABASE_URL", "--env", "staging")
+    assert secret.code == 0 and "DATABASE_URL = ***" in secret.out and "app@db" not in secret.text
+    assert cli("config", "explain", "services.nope", "--env", "local").code == 5
+
+
+def test_schema_is_json_schema_for_editors(cli: Cli) -> None:
+    r = cli("config", "schema")
+    assert r.code == 0
+    schema = json.loads(r.out)
+    assert schema["title"] == "redline.yaml"
+    assert "services" in schema["properties"]
+    http = schema["$defs"]["HttpCheck"]["properties"]
+    assert http["max_latency"]["anyOf"][0]["type"] == "string"
+
+
+def test_env_check_and_diff_exit_codes(cli: Cli, shop: Path, write: Callable[..., Path]) -> None:
+    r = cli("env", "check", "--env", "local")
+    assert r.code == 1
+    assert "RL210 [var-missing] at variables.DATABASE_URL" in r.err
+    assert cli("env", "check", "--env", "staging").code == 0
+    doc = cli("env", "check", "--json").json()
+    assert doc["environments"] == ["local", "staging"] and doc["errors"] == 1
+    r = cli("env", "diff", "local", "staging")
+    assert r.code == 1
+    assert "DATABASE_URL is set in staging but not in local" in r.out
+    assert cli("env", "check", "--env", "prod").code == 5
+
+
+def test_dotenv_problems_through_the_cli(cli: Cli, shop: Path, write: Callable[..., Path]) -> None:
+    write(".env.staging", "API_URL=http://x\nAPI_URL=http://y\nDATABASE_URL='postgresql://open\n")
+    r = cli("env", "check", "--env", "staging")
+    assert r.code == 1
+    assert ".env.staging:2:1: error RL201 [env-duplicate-key]" in r.err
+    assert ".env.staging:3:" in r.err and "RL203" in r.err
+    assert "postgresql://open" not in r.err  # the line sets a secret: shown masked
+
+
+def test_internal_errors_are_short_and_masked(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from redline.redact import REDACTOR\n"
+        "from redline.cli._output import handle_errors\n"
+        "REDACTOR.add('S3NT1NEL-secret')\n"
+        "def boom(): raise RuntimeError('failed with S3NT1NEL-secret inside')\n"
+        "sys.exit(handle_errors(boom, []))\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert proc.returncode == 70
+    assert "internal error: RuntimeError: failed with *** inside" in proc.stderr
+    assert "S3NT1NEL" not in proc.stderr and "Traceback" not in proc.stderr
