@@ -323,7 +323,12 @@ def _with_message(d: Diagnostic, message: str) -> Diagnostic:
 
 
 def _make_pass(raw: dict[str, Any], smap: SourceMap, env: str | None) -> _Pass:
-    data = {k: (copy.deepcopy(v) if k in _INTERPOLATED else v) for k, v in raw.items()}
+    # Top-level `x-` keys hold YAML anchors for reuse, as in docker compose; they are not config.
+    data = {
+        k: (copy.deepcopy(v) if k in _INTERPOLATED else v)
+        for k, v in raw.items()
+        if not k.startswith("x-")
+    }
     one = _Pass(env, data, smap)
     envs = raw.get("environments")
     overrides = envs.get(env, {}) if isinstance(envs, dict) and env else {}
