@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import hashlib
 import os
 import tempfile
@@ -26,6 +27,7 @@ __all__ = [
     "Key",
     "KeySource",
     "display_path",
+    "fsync_dir",
     "generate_key",
     "key_id",
     "parse_key",
@@ -67,15 +69,15 @@ def key_id(key: bytes) -> str:
     return f"k-{digest[:12]}"
 
 
-def parse_key(text: str | bytes, *, where: str, for_file: str) -> bytes:
-    """``text`` as a Fernet key, or a :class:`SecretsKeyError` that names where it came from."""
+def parse_key(text: str | bytes, *, label: str, for_file: str) -> bytes:
+    """``text`` as a Fernet key, or a :class:`SecretsKeyError` naming ``label`` (where it was)."""
     data = text.encode("ascii", "replace") if isinstance(text, str) else text
     data = data.strip()
     try:
         _raw(data)
     except ValueError:
         raise SecretsKeyError(
-            f"the key in {where} is not a valid redline secrets key "
+            f"{label} is not a valid redline secrets key "
             f"(urlsafe base64 of 32 bytes), so it cannot decrypt {for_file}",
             hint="a key is 44 characters ending in '='; `redline secrets init` writes one",
         ) from None
@@ -90,9 +92,17 @@ class Key:
     source: KeySource
     where: str
 
+    def __repr__(self) -> str:
+        return f"Key(id={self.id!r}, source={self.source!r}, where={self.where!r})"
+
     @property
     def id(self) -> str:
         return key_id(self.material)
+
+    @property
+    def label(self) -> str:
+        """``the key in REDLINE_SECRETS_KEY``, ``the key in .redline/secrets.key``, ..."""
+        return "the given key" if self.source == "given" else f"the key in {self.where}"
 
 
 def display_path(path: Path) -> str:
@@ -121,7 +131,7 @@ def read_key_file(path: Path, *, for_file: str) -> Key | None:
             hint="check the file's owner and permissions (it should be mode 0600)",
         ) from None
     where = display_path(path)
-    return Key(parse_key(data, where=where, for_file=for_file), "file", where)
+    return Key(parse_key(data, label=f"the key in {where}", for_file=for_file), "file", where)
 
 
 def resolve_key(
@@ -134,7 +144,9 @@ def resolve_key(
     """The key to use: the variable ``key_env`` when set and not empty, else ``key_file``."""
     value = environ.get(key_env, "").strip()
     if value:
-        return Key(parse_key(value, where=key_env, for_file=for_file), "env", key_env)
+        return Key(
+            parse_key(value, label=f"the key in {key_env}", for_file=for_file), "env", key_env
+        )
     if key_file is not None:
         return read_key_file(key_file, for_file=for_file)
     return None
@@ -157,10 +169,8 @@ def write_private_file(path: Path, data: bytes) -> None:
             os.fsync(fh.fileno())
         os.replace(tmp, path)
     except BaseException:
-        try:
+        with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
-        except FileNotFoundError:
-            pass
         raise
     fsync_dir(path.parent)
 
