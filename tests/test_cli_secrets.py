@@ -261,9 +261,9 @@ def test_commands_read_the_secrets_section_of_the_config(project: Path) -> None:
 @pytest.mark.parametrize(
     ("config", "message"),
     [
-        ("secrets: [1, 2]\n", "`secrets:` must be a mapping"),
-        ("secrets:\n  fiel: x\n", "secrets.fiel"),
-        ("secrets: {file: [unclosed\n", "not valid YAML"),
+        ("secrets: [1, 2]\n", "redline.yaml:1:10: error RL105 [wrong-type] at secrets"),
+        ("secrets:\n  fiel: x\n", "redline.yaml:2:3: error RL104 [unknown-key] at secrets.fiel"),
+        ("secrets: {file: [unclosed\n", "error RL101 [yaml-syntax]"),
     ],
 )
 def test_a_bad_secrets_section_is_a_config_error(project: Path, config: str, message: str) -> None:

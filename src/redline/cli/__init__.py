@@ -28,7 +28,7 @@ _COMMANDS: dict[str, tuple[str, str, str]] = {
     "secrets": (
         "redline.cli.secrets_cmd",
         "secrets",
-        "Encrypted secrets: init, set, get, list, rotate, check.",
+        "Encrypted secrets: init, set, get, delete, list, rotate, check.",
     ),
     "store": ("redline.cli.store_cmd", "store", "The store: where it is, its schema, migrations."),
     "demo": (

@@ -117,7 +117,10 @@ def handle_errors(run: Callable[[], Any], args: list[str]) -> int:
         return 130
     except Exception as exc:
         if os.environ.get("REDLINE_DEBUG"):
-            raise
+            import traceback
+
+            echo(traceback.format_exc(), err=True)  # scrubbed like everything else
+            return EXIT_INTERNAL
         echo(
             f"internal error: {type(exc).__name__}: {REDACTOR.scrub(str(exc))}\n"
             "  this is a bug in redline; rerun with REDLINE_DEBUG=1 for details and report it",

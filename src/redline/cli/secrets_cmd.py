@@ -15,7 +15,7 @@ from typing import Any
 
 import click
 
-from redline._errors import ConfigError, ConfigNotFoundError, SecretsError, SecretsKeyError
+from redline._errors import SecretsError, SecretsKeyError
 from redline.cli._output import (
     EXIT_CONFIG,
     EXIT_OK,
@@ -26,67 +26,16 @@ from redline.cli._output import (
     json_option,
     print_table,
 )
+from redline.config.loader import read_secrets_section
 from redline.config.schema import SecretsConfig
 from redline.secrets import Key, SecretsFile, generate_key, rotate_key, secrets_for
 from redline.secrets._keys import display_path, write_private_file
 
-__all__ = ["load_secrets_config", "secrets"]
-
-
-def load_secrets_config(config_path: str | None) -> tuple[SecretsConfig, Path]:
-    """The ``secrets:`` section of the config and the directory its paths are relative to.
-
-    Reads only that section, so the secrets commands work whatever else the config
-    holds. Without a config file (and no ``-c``) the defaults apply in the working
-    directory.
-    """
-    import yaml
-    from pydantic import ValidationError
-
-    if config_path:
-        path = Path(config_path)
-    else:
-        path = next(
-            (p for p in (Path("redline.yaml"), Path("redline.yml")) if p.is_file()),
-            Path("redline.yaml"),
-        )
-    if not path.is_file():
-        if config_path:
-            raise ConfigNotFoundError(
-                f"no config file at {config_path}",
-                hint="pass the path of your redline.yaml with -c, or run `redline init`",
-            )
-        return SecretsConfig(), Path.cwd()
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark
-        where = f"{path}:{mark.line + 1}" if mark else str(path)
-        raise ConfigError(
-            f"{where}: not valid YAML: {exc.problem}",
-            hint="run `redline config check`",
-        ) from None
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
-        raise ConfigError(f"cannot read {path}: {exc}") from None
-    section = data.get("secrets") if isinstance(data, dict) else None
-    if section is None:
-        section = {}
-    if not isinstance(section, dict):
-        raise ConfigError(f"{path}: `secrets:` must be a mapping (file, key_env, key_file)")
-    try:
-        config = SecretsConfig(**section)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        loc = ".".join(str(p) for p in first["loc"])
-        raise ConfigError(
-            f"{path}: secrets.{loc}: {first['msg']}",
-            hint="`secrets:` takes file, key_env and key_file",
-        ) from None
-    return config, path.resolve().parent
+__all__ = ["secrets"]
 
 
 def _open(ctx: click.Context) -> tuple[SecretsFile, SecretsConfig, Path]:
-    config, base = load_secrets_config(config_path(ctx))
+    config, base = read_secrets_section(config_path(ctx))
     return secrets_for(config, base), config, base
 
 

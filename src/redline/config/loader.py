@@ -23,14 +23,21 @@ from redline._errors import ConfigInvalidError, ConfigNotFoundError
 from redline.config import checks as semantic
 from redline.config.diagnostics import Diagnostic, sort_key
 from redline.config.interpolate import expand
-from redline.config.schema import Config
+from redline.config.schema import Config, SecretsConfig
 from redline.config.source import Mark, SourceMap, format_path, load_yaml
 from redline.config.source import Path as DataPath
 from redline.config.validation import validate_model
 from redline.config.variables import VariableSources, build_sources
 from redline.redact import MASK
 
-__all__ = ["DEFAULT_NAMES", "LoadedConfig", "check_config", "find_config", "load_config"]
+__all__ = [
+    "DEFAULT_NAMES",
+    "LoadedConfig",
+    "check_config",
+    "find_config",
+    "load_config",
+    "read_secrets_section",
+]
 
 DEFAULT_NAMES = ("redline.yaml", "redline.yml")
 _INTERPOLATED = ("services", "store")
@@ -467,21 +474,47 @@ def _static_lookup(loaded: LoadedConfig, env: str | None) -> Callable[[str], str
 
 
 def _secret_names(loaded: LoadedConfig, env: str | None) -> set[str]:
+    from redline._errors import RedlineError
+    from redline.secrets import secrets_for
+
     if env is None:
         return set()
+    section, _ = _secrets_section(loaded.raw.get("secrets"), loaded.smap)
     try:
-        from redline.config.schema import SecretsConfig
-        from redline.secrets import SecretsFile
-
-        section = loaded.raw.get("secrets")
-        cfg = SecretsConfig.model_validate(section if isinstance(section, dict) else {})
-        key_file = loaded.base_dir / cfg.key_file if cfg.key_file else None
-        secrets = SecretsFile.open(
-            loaded.base_dir / cfg.file,
-            key_env=cfg.key_env,
-            key_file=key_file,
-            environ=loaded.environ,
-        )
-        return set(secrets.names(env))
-    except Exception:
+        return set(secrets_for(section, loaded.base_dir, loaded.environ).names(env))
+    except RedlineError:  # an unreadable secrets file is `secrets check`'s to report
         return set()
+
+
+def _secrets_section(raw: Any, smap: SourceMap) -> tuple[SecretsConfig, list[Diagnostic]]:
+    model, diags = validate_model(
+        SecretsConfig, raw if raw is not None else {}, smap, lambda p: format_path(("secrets", *p))
+    )
+    return (model or SecretsConfig()), diags
+
+
+def read_secrets_section(
+    path: str | os.PathLike[str] | None = None,
+) -> tuple[SecretsConfig, Path]:
+    """Only the ``secrets:`` section of a config, and the directory its paths are relative to.
+
+    The secrets commands use this so that they work whatever else the config holds. With no
+    config file (and none asked for) the defaults apply in the working directory.
+    """
+    file = find_config(path)
+    if path is None and not file.is_file():
+        return SecretsConfig(), Path.cwd()
+    text, display, diags = _read(file)
+    if text is None:
+        raise ConfigInvalidError(diags)
+    data, smap, diags = load_yaml(text, display)
+    if data is None:
+        raise ConfigInvalidError(diags)
+    raw = data.get("secrets") if isinstance(data, dict) else None
+    # Marks are recorded from the document root; shift them under `secrets`.
+    section_map = SourceMap(lines=smap.lines)
+    section_map.graft(smap, ("secrets",), ())
+    section, section_diags = _secrets_section(raw, section_map)
+    if section_diags:
+        raise ConfigInvalidError(section_diags)
+    return section, file.resolve().parent
