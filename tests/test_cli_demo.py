@@ -1,0 +1,95 @@
+"""`redline demo`: the first five minutes, run as a new user runs them."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from collections.abc import Callable
+from pathlib import Path
+
+from redline.demo.runner import DemoSystem
+from tests.helpers import CliResult
+
+Cli = Callable[..., CliResult]
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # A zombie still answers kill(0); it has exited all the same.
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+def test_demo_runs_every_step_and_stops_everything(cli: Cli, tmp_path: Path) -> None:
+    r = cli("demo", "--json")
+    assert r.code == 0, r.text
+    doc = r.json()
+    assert doc["ok"] is True and doc["kept_running"] is False
+    names = [s["name"] for s in doc["steps"]]
+    assert names == [
+        "config check",
+        "env check",
+        "secrets check",
+        "api health",
+        "worker health",
+        "api round trip",
+        "worker job",
+        "admin with secret",
+        "store",
+    ]
+    assert all(s["outcome"] == "ok" for s in doc["steps"]), doc["steps"]
+    assert not any(_alive(pid) for pid in doc["endpoints"]["pids"])
+    # The project it wrote is a real one: the CLI accepts it as it stands.
+    project = tmp_path / "redline-demo"
+    assert cli("-c", str(project / "redline.yaml"), "config", "check").code == 0
+    assert cli("-c", str(project / "redline.yaml"), "env", "check", "--env", "demo").code == 0
+    # The run is in the embedded store, with its metrics.
+    with sqlite3.connect(project / ".redline" / "redline.db") as db:
+        kind, status = db.execute(
+            "SELECT kind, status FROM runs WHERE id = ?", (doc["run_id"],)
+        ).fetchone()
+        metrics = {
+            n
+            for (n,) in db.execute(
+                "SELECT name FROM run_metrics WHERE run_id = ?", (doc["run_id"],)
+            )
+        }
+    assert (kind, status) == ("demo", "ok")
+    assert metrics == {"api_health_ms", "worker_health_ms", "round_trip_ms", "job_ms"}
+    # The sample mistake shows what diagnostics look like.
+    assert any("RL110 [unknown-dependency]" in line for line in doc["sample_mistake"])
+    assert any("RL108 [bad-duration]" in line for line in doc["sample_mistake"])
+
+
+def test_human_output(cli: Cli) -> None:
+    r = cli("demo")
+    assert r.code == 0, r.text
+    assert "What redline found" in r.out
+    assert "every step passed" in r.out
+    assert "Stopped the demo system" in r.out
+    assert "ok  worker job" in r.err
+
+
+def test_keep_then_stop(cli: Cli, tmp_path: Path) -> None:
+    r = cli("demo", "--keep", "--json", "--dir", "d")
+    assert r.code == 0, r.text
+    pids = r.json()["endpoints"]["pids"]
+    try:
+        assert all(_alive(pid) for pid in pids)  # outlived the command that started it
+        token = (tmp_path / "d" / "system" / "admin-token").read_text().strip()
+        assert token not in r.text
+        again = cli("demo", "--dir", "d")
+        assert again.code == 2
+        assert "a demo system is already running" in again.err and "--stop" in again.err
+        assert "Traceback" not in again.err
+    finally:
+        stopped = cli("demo", "--stop", "--dir", "d")
+    assert stopped.code == 0 and "stopped the demo system" in stopped.out
+    assert not any(_alive(pid) for pid in pids)
+    assert "no demo system is running" in cli("demo", "--stop", "--dir", "d").out
+    assert DemoSystem.endpoints_from_state(tmp_path / "d" / "system") is None
