@@ -91,7 +91,7 @@ COMMANDS = [
 ]
 
 
-@pytest.mark.parametrize("args", COMMANDS, ids=lambda a: " ".join(a))
+@pytest.mark.parametrize("args", COMMANDS, ids=" ".join)
 def test_no_command_prints_a_secret(
     cli: Cli, project: dict[str, str], args: tuple[str, ...]
 ) -> None:
