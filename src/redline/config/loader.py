@@ -331,11 +331,8 @@ def _with_message(d: Diagnostic, message: str) -> Diagnostic:
 
 def _make_pass(raw: dict[str, Any], smap: SourceMap, env: str | None) -> _Pass:
     # Top-level `x-` keys hold YAML anchors for reuse, as in docker compose; they are not config.
-    data = {
-        k: (copy.deepcopy(v) if k in _INTERPOLATED else v)
-        for k, v in raw.items()
-        if not k.startswith("x-")
-    }
+    # Interpolation builds new containers, so only what an override changes is copied here.
+    data = {k: v for k, v in raw.items() if not k.startswith("x-")}
     one = _Pass(env, data, smap)
     envs = raw.get("environments")
     overrides = envs.get(env, {}) if isinstance(envs, dict) and env else {}
@@ -343,14 +340,16 @@ def _make_pass(raw: dict[str, Any], smap: SourceMap, env: str | None) -> _Pass:
     if not isinstance(services, dict) or not services:
         return one
     one.smap = SourceMap(dict(smap.values), dict(smap.keys), smap.lines)
-    base = data.setdefault("services", {})
+    base = data.get("services")
     if not isinstance(base, dict):
         return one
+    base = data["services"] = dict(base)
     for name, override in services.items():
         src: DataPath = ("environments", env or "", "services", name)
         dst: DataPath = ("services", name)
         if name not in base or not isinstance(override, dict) or not isinstance(base[name], dict):
             continue  # an unknown service is reported by the semantic checks
+        base[name] = copy.deepcopy(base[name])
         _merge(base[name], copy.deepcopy(override), src, dst, one)
     return one
 
@@ -480,6 +479,8 @@ def _secret_names(loaded: LoadedConfig, env: str | None) -> set[str]:
     if env is None:
         return set()
     section, _ = _secrets_section(loaded.raw.get("secrets"), loaded.smap)
+    if not (loaded.base_dir / section.file).is_file():
+        return set()  # and cryptography is never imported
     try:
         return set(secrets_for(section, loaded.base_dir, loaded.environ).names(env))
     except RedlineError:  # an unreadable secrets file is `secrets check`'s to report

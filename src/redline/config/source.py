@@ -20,6 +20,7 @@ __all__ = ["Mark", "Path", "SourceMap", "format_path", "load_yaml"]
 Path = tuple[str | int, ...]
 _Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _MAX_NODES = 200_000
+_STR = "tag:yaml.org,2002:str"
 
 
 @dataclass(frozen=True)
@@ -110,9 +111,15 @@ class _Builder:
         elif isinstance(node, yaml.SequenceNode):
             value = self.seen[key] = []
             value.extend(self.build(item, (*path, i)) for i, item in enumerate(node.value))
+        elif node.tag == _STR:
+            value = self.seen[key] = node.value  # most scalars: skip the constructor's bookkeeping
         else:
             try:
-                value = self.constructor.construct_object(node, deep=True)
+                construct = self.constructor.yaml_constructors.get(node.tag)
+                if construct is None:
+                    value = self.constructor.construct_object(node, deep=True)
+                else:
+                    value = construct(self.constructor, node)
             except (yaml.YAMLError, ValueError, OverflowError) as exc:
                 self.diags.append(self.diag(node, path, "wrong-type", f"cannot read scalar: {exc}"))
                 value = node.value
