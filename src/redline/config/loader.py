@@ -13,6 +13,7 @@ reported once and one that only some have names them.
 from __future__ import annotations
 
 import copy
+import gc
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -259,6 +260,20 @@ def check_config(
     environ: Mapping[str, str] | None = None,
 ) -> tuple[LoadedConfig | None, list[Diagnostic]]:
     """Read and check a config without raising for its problems (``redline config check``)."""
+    # Building the tree makes many small objects and no cycles; the collector would only
+    # rescan everything imported so far (measured: half the time of a cold check).
+    paused = gc.isenabled()
+    gc.disable()
+    try:
+        return _check_config(path, env, environ)
+    finally:
+        if paused:
+            gc.enable()
+
+
+def _check_config(
+    path: str | os.PathLike[str] | None, env: str | None, environ: Mapping[str, str] | None
+) -> tuple[LoadedConfig | None, list[Diagnostic]]:
     file = find_config(path)
     text, display, diags = _read(file)
     environ = dict(os.environ if environ is None else environ)
@@ -473,14 +488,14 @@ def _static_lookup(loaded: LoadedConfig, env: str | None) -> Callable[[str], str
 
 
 def _secret_names(loaded: LoadedConfig, env: str | None) -> set[str]:
-    from redline._errors import RedlineError
-    from redline.secrets import secrets_for
-
     if env is None:
         return set()
     section, _ = _secrets_section(loaded.raw.get("secrets"), loaded.smap)
     if not (loaded.base_dir / section.file).is_file():
         return set()  # and cryptography is never imported
+    from redline._errors import RedlineError
+    from redline.secrets import secrets_for
+
     try:
         return set(secrets_for(section, loaded.base_dir, loaded.environ).names(env))
     except RedlineError:  # an unreadable secrets file is `secrets check`'s to report
