@@ -109,6 +109,13 @@ def handle_errors(run: Callable[[], Any], args: list[str]) -> int:
     except click.Abort:
         echo("aborted", err=True)
         return 130
+    except click.exceptions.NoArgsIsHelpError as exc:
+        echo(exc.format_message())  # a bare `redline` or `redline config`: show the help
+        return EXIT_OK
+    except click.UsageError as exc:
+        command = exc.ctx.command_path if exc.ctx else "redline"
+        echo(f"error: {exc.format_message()}\n  hint: see `{command} --help`", err=True)
+        return EXIT_NOT_MEASURED
     except click.ClickException as exc:
         echo(f"error: {exc.format_message()}", err=True)
         return EXIT_NOT_MEASURED

@@ -193,7 +193,9 @@ _MISSING: Any = object()
 
 def _get(data: Any, path: tuple[str | int, ...]) -> Any:
     for part in path:
-        if isinstance(data, dict) and part in data:
+        if isinstance(data, dict):
+            if part not in data:
+                return _MISSING
             data = data[part]
         elif isinstance(data, list) and isinstance(part, int) and 0 <= part < len(data):
             data = data[part]

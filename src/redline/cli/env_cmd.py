@@ -51,6 +51,7 @@ def check(ctx: click.Context, name: str | None, fmt: str, as_json: bool) -> int:
     Exit 0 when the contract holds, 1 when it is broken, 5 when the config is invalid.
     """
     from redline.config.diagnostics import render_github, render_human, render_json
+
     manager = _manager(ctx)
     names = [name] if name else manager.environments()
     diags = []
@@ -86,6 +87,7 @@ def diff(ctx: click.Context, a: str, b: str, as_json: bool) -> int:
     Exit 0 when there is no drift, 1 when there is.
     """
     from redline.config.diagnostics import render_human, render_json
+
     manager = _manager(ctx)
     report = manager.diff(a, b)
     if as_json:
