@@ -138,3 +138,13 @@ def test_internal_errors_are_short_and_masked(tmp_path: Path) -> None:
     assert proc.returncode == 70
     assert "internal error: RuntimeError: failed with *** inside" in proc.stderr
     assert "S3NT1NEL" not in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_usage_mistakes(cli: Cli) -> None:
+    r = cli()
+    assert r.code == 0 and r.out.startswith("Usage: redline") and "Exit codes" in r.out
+    r = cli("confg")
+    assert r.code == 2 and "Did you mean 'config'?" in r.err and "Traceback" not in r.err
+    r = cli("config", "check", "--bogus")
+    assert r.code == 2 and "No such option '--bogus'" in r.err
+    assert "see `redline config check --help`" in r.err
