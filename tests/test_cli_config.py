@@ -148,3 +148,16 @@ def test_usage_mistakes(cli: Cli) -> None:
     r = cli("config", "check", "--bogus")
     assert r.code == 2 and "No such option '--bogus'" in r.err
     assert "see `redline config check --help`" in r.err
+
+
+def test_store_commands_use_the_configs_store(cli: Cli, write: Callable[..., Path], tmp_path: Path) -> None:
+    write("redline.yaml", "project: p\nstore: sqlite:///state/r.db\n")
+    r = cli("store", "upgrade", "--json")
+    assert r.code == 0, r.text
+    assert (tmp_path / "state" / "r.db").exists()
+    doc = cli("store", "info", "--json").json()
+    assert doc["revision"] == doc["head"] and doc["url"].endswith("state/r.db")
+    write("bad.yaml", "project: p\nstore: postgresql://app:hunter22@127.0.0.1:1/x\n")
+    r = cli("-c", "bad.yaml", "store", "info")
+    assert r.code == 2
+    assert "connection refused" in r.err and "hunter22" not in r.err and "Traceback" not in r.err

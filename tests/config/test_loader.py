@@ -310,3 +310,23 @@ def test_merge_keys(write: Callable[..., Path]) -> None:
     assert loaded is not None
     check = loaded.config().services["s"].checks[0]
     assert (check.timeout, check.retries) == (2.0, 1)
+
+
+def test_store_url_precedence(write: Callable[..., Path], tmp_path: Path) -> None:
+    path = write("redline.yaml", """
+        project: p
+        store: sqlite:///data/${DB:-main}.db
+        environments:
+          a: {store: "postgresql://u:pw@db/a"}
+          b: {}
+    """)
+    loaded = load_config(path, environ={})
+    assert loaded.store_url("a") == "postgresql://u:pw@db/a"
+    assert loaded.store_url("b") == f"sqlite:///{tmp_path}/data/main.db"  # beside the config
+    assert loaded.store_url("b", cli_value="sqlite:///x.db") == "sqlite:///x.db"
+    with pytest.raises(ConfigInvalidError, match="choose one with --env"):
+        loaded.store_url()  # the top-level store needs a variable: which environment's?
+    env_loaded = load_config(path, environ={"REDLINE_STORE_URL": "sqlite:///env.db", "DB": "x"})
+    assert env_loaded.store_url("a") == "sqlite:///env.db"
+    plain = write("plain.yaml", "project: p\n")
+    assert load_config(plain, environ={}).store_url() == f"sqlite:///{tmp_path}/.redline/redline.db"

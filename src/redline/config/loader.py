@@ -156,6 +156,24 @@ class LoadedConfig:
             base, self.smap, self.base_dir, env, self.environ, self.secrets(), decrypt=decrypt
         )[0]
 
+    def store_url(self, env: str | None = None, cli_value: str | None = None) -> str:
+        """The store for ``env``: ``--store`` > ``REDLINE_STORE_URL`` > the environment's
+        ``store:`` > the top-level ``store:`` > ``.redline/redline.db`` beside the config."""
+        from redline.store.urls import resolve_store_url
+
+        env = self.default_env(env)
+        top = self.raw.get("store")
+        if env is None and self.environment_names():
+            # Without an environment only a plain top-level store can be used as it is.
+            if isinstance(top, str) and "${" in top:
+                self._require_env(env)
+            configured = top if isinstance(top, str) else None
+        else:
+            model = self.runtime_config(env)
+            environment = model.environments.get(env) if env else None
+            configured = (environment.store if environment else None) or model.store
+        return resolve_store_url(cli_value, configured, self.base_dir, environ=self.environ)
+
     def secrets(self) -> Any:
         """The secrets file named by the config (values stay encrypted until asked for)."""
         from redline.secrets import secrets_for
