@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import stat
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -179,7 +180,7 @@ def _ignore_key_file(base: Path, key_file: Path | None) -> str | None:
 
 
 def _read_value(name: str, env: str) -> str:
-    stdin = click.get_text_stream("stdin")
+    stdin = sys.stdin
     if stdin.isatty():
         value: str = click.prompt(
             f"value of {name} in {env}", hide_input=True, confirmation_prompt=True, err=True
