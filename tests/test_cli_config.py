@@ -73,8 +73,8 @@ def test_explain_variable_and_key(cli: Cli, shop: Path) -> None:
     r = cli("config", "explain", "API_URL", "--env", "staging", env={"API_URL": "http://ci:1"})
     assert r.code == 0, r.text
     assert "API_URL = http://ci:1" in r.out
-    assert "set by:  process environment" in r.out
-    assert "shadows: env_file at .env.staging:1 = http://10.0.0.5:8000" in r.out
+    assert "set by:  process environment\n" in r.out
+    assert "shadows: env_file at .env.staging:1:9 = http://10.0.0.5:8000" in r.out
     assert "used at: services.api.checks[0].http.url" in r.out
 
     doc = cli(

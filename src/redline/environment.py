@@ -189,7 +189,7 @@ class EnvironmentManager:
                     hint,
                 )
             ]
-        at = self._where(found)
+        at = found.mark
         if found.value == "":
             return [
                 self._diag(
@@ -246,7 +246,7 @@ class EnvironmentManager:
                 self._diag(
                     "var-unknown",
                     f"{name} is not declared, but starts with a declared prefix",
-                    self._where(value) if value else None,
+                    value.mark if value else None,
                     "",
                     hint,
                 )
@@ -270,7 +270,7 @@ class EnvironmentManager:
                     self._diag(
                         "drift-missing",
                         f"{name} is set in {have} but not in {lack}",
-                        self._where(v),
+                        v.mark,
                         "",
                         f"set {name} in {lack}, or remove it from {have}",
                         quote=not v.secret,
@@ -286,7 +286,7 @@ class EnvironmentManager:
                         self._diag(
                             "drift-type",
                             f"{name} is {ta} in {a} but {tb} in {b}",
-                            self._where(vb),
+                            vb.mark,
                             "",
                             "make both environments use one type",
                             quote=not vb.secret,
@@ -336,12 +336,6 @@ class EnvironmentManager:
         if spec is not None and spec.type not in {"str", "path"}:
             return spec.type if type_error(spec, value) is None else f"not {spec.type}"
         return infer_type(value)
-
-    def _where(self, value: VarValue) -> Mark | None:
-        m = re.fullmatch(r"(.+?):(\d+)(?::(\d+))?", value.where)
-        if m is None:
-            return None
-        return Mark(m.group(1), int(m.group(2)), int(m.group(3) or 1))
 
     def _diag(
         self,

@@ -24,6 +24,8 @@ __all__ = [
     "config_path",
     "echo",
     "echo_json",
+    "emit_diagnostics",
+    "format_option",
     "handle_errors",
     "json_option",
     "print_table",
@@ -74,6 +76,32 @@ def config_path(ctx: click.Context) -> str | None:
 def echo(text: str = "", *, err: bool = False) -> None:
     """Print ``text`` with every known secret value masked."""
     click.echo(REDACTOR.scrub(text), err=err)
+
+
+def emit_diagnostics(diagnostics: list[Any], fmt: str, ok_message: str, **summary: Any) -> int:
+    """Print diagnostics as human text, JSON or GitHub annotations; the number of errors."""
+    from redline.config.diagnostics import render_github, render_human, render_json
+
+    errors: int = sum(d.severity == "error" for d in diagnostics)
+    if fmt == "json":
+        echo(render_json(diagnostics, **summary))
+    elif fmt == "github":
+        if diagnostics:
+            echo(render_github(diagnostics))
+    elif diagnostics:
+        echo(render_human(diagnostics), err=errors > 0)
+    else:
+        echo(ok_message)
+    return errors
+
+
+format_option = click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["human", "json", "github"]),
+    default="human",
+    help="human (default), json, or github (workflow annotations).",
+)
 
 
 def echo_json(data: Any) -> None:

@@ -15,6 +15,8 @@ from redline.cli._output import (
     config_path,
     echo,
     echo_json,
+    emit_diagnostics,
+    format_option,
     json_option,
 )
 
@@ -30,13 +32,7 @@ def config() -> None:
 
 @config.command()
 @env_option
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["human", "json", "github"]),
-    default="human",
-    help="human (default), json, or github (workflow annotations).",
-)
+@format_option
 @config_option
 @json_option
 @click.pass_context
@@ -45,27 +41,17 @@ def check(ctx: click.Context, env: str | None, fmt: str, as_json: bool) -> int:
 
     Exit 0 when the config is valid, 5 when it is not.
     """
-    from redline.config.diagnostics import render_github, render_human, render_json
     from redline.config.loader import check_config
 
     loaded, diags = check_config(config_path(ctx), env=env)
-    errors = sum(d.severity == "error" for d in diags)
-    fmt = "json" if as_json else fmt
     summary: dict[str, Any] = {"file": str(loaded.path) if loaded else config_path(ctx)}
     if loaded is not None:
         summary["environments"] = loaded.environment_names()
         services = loaded.raw.get("services")
         summary["services"] = len(services) if isinstance(services, dict) else 0
-    if fmt == "json":
-        echo(render_json(diags, **summary))
-    elif fmt == "github":
-        if diags:
-            echo(render_github(diags))
-    elif diags:
-        echo(render_human(diags), err=errors > 0)
-    else:
-        envs = ", ".join(summary.get("environments", [])) or "no environments"
-        echo(f"{summary['file']}: ok ({summary.get('services', 0)} services; {envs})")
+    envs = ", ".join(summary.get("environments", [])) or "no environments"
+    ok = f"{summary['file']}: ok ({summary.get('services', 0)} services; {envs})"
+    errors = emit_diagnostics(diags, "json" if as_json else fmt, ok, **summary)
     return EXIT_CONFIG if errors else 0
 
 
@@ -169,9 +155,9 @@ def explain(ctx: click.Context, key: str, env: str | None, as_json: bool) -> int
         return 0
     if is_var:
         echo(f"{key} = {doc['value']}   (environment {env})")
-        echo(f"  set by:  {doc['set_by']['source']} at {doc['set_by']['where']}")
+        echo(f"  set by:  {_at(doc['set_by'])}")
         for s in doc["shadows"]:
-            echo(f"  shadows: {s['source']} at {s['where']} = {s['value']}")
+            echo(f"  shadows: {_at(s)} = {s['value']}")
         for use in doc["used_at"]:
             echo(f"  used at: {use}")
     else:
@@ -184,11 +170,17 @@ def explain(ctx: click.Context, key: str, env: str | None, as_json: bool) -> int
         if doc["written_as"] != value:
             echo(f"  written as: {doc['written_as']}")
         for v in doc["variables"]:
-            echo(f"  ${{{v['name']}}} = {v['value']} from {v['source']} at {v['where']}")
+            echo(f"  ${{{v['name']}}} = {v['value']} from {_at(v)}")
     return 0
 
 
 _MISSING: Any = object()
+
+
+def _at(found: dict[str, Any]) -> str:
+    """``env_file at .env:3:5``, or just ``process environment`` when there is no place."""
+    source, where = found["source"], found["where"]
+    return source if where == source else f"{source} at {where}"
 
 
 def _get(data: Any, path: tuple[str | int, ...]) -> Any:

@@ -11,6 +11,8 @@ from redline.cli._output import (
     config_option,
     config_path,
     echo,
+    emit_diagnostics,
+    format_option,
     json_option,
 )
 
@@ -34,13 +36,7 @@ def _manager(ctx: click.Context) -> EnvironmentManager:
 
 @env.command()
 @click.option("--env", "name", metavar="NAME", help="Environment to check (default: all).")
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["human", "json", "github"]),
-    default="human",
-    help="human (default), json, or github (workflow annotations).",
-)
+@format_option
 @config_option
 @json_option
 @click.pass_context
@@ -50,27 +46,14 @@ def check(ctx: click.Context, name: str | None, fmt: str, as_json: bool) -> int:
 
     Exit 0 when the contract holds, 1 when it is broken, 5 when the config is invalid.
     """
-    from redline.config.diagnostics import render_github, render_human, render_json
-
     manager = _manager(ctx)
     names = [name] if name else manager.environments()
-    diags = []
-    for n in names:
-        diags.extend(manager.check(n))
-    errors = sum(d.severity == "error" for d in diags)
-    if as_json or fmt == "json":
-        echo(render_json(diags, environments=names))
-    elif fmt == "github":
-        if diags:
-            echo(render_github(diags))
-    elif diags:
-        echo(render_human(diags), err=errors > 0)
-    else:
-        count = len(manager.config.variables)
-        echo(
-            f"{', '.join(names) or '(no environments)'}: "
-            f"contract holds ({count} variables declared)"
-        )
+    diags = [d for n in names for d in manager.check(n)]
+    ok = (
+        f"{', '.join(names) or '(no environments)'}: "
+        f"contract holds ({len(manager.config.variables)} variables declared)"
+    )
+    errors = emit_diagnostics(diags, "json" if as_json else fmt, ok, environments=names)
     return EXIT_CHECKS_FAILED if errors else 0
 
 

@@ -29,16 +29,7 @@ def _diag(
     display: Callable[[Path], str] = format_path,
 ) -> Diagnostic:
     mark = smap.key(path) if key else smap.value(path)
-    return Diagnostic(
-        rule,
-        message,
-        mark.file if mark else "",
-        mark.line if mark else 0,
-        mark.col if mark else 0,
-        display(path),
-        hint,
-        source_line=smap.source_line(mark),
-    )
+    return smap.diagnostic(rule, message, mark, display(path), hint)
 
 
 def _did_you_mean(name: str, choices: list[str]) -> str:

@@ -217,13 +217,8 @@ def _unknown_env(loaded: LoadedConfig, env: str | None, names: list[str]) -> Con
         message = f"there is no environment '{env}'"
         close = get_close_matches(env, names, n=1)
         hint = f"did you mean '{close[0]}'?" if close else f"declared: {', '.join(names) or 'none'}"
-    return ConfigInvalidError(
-        [
-            Diagnostic(
-                "unknown-environment", message, mark.file, mark.line, mark.col, "environments", hint
-            )
-        ]
-    )
+    diag = loaded.smap.diagnostic("unknown-environment", message, mark, "environments", hint)
+    return ConfigInvalidError([diag])
 
 
 def _shown(sources: VariableSources, name: str) -> str | None:
@@ -435,16 +430,7 @@ def _interp_diag(one: _Pass, path: DataPath, kind: str, name: str, message: str)
         hint = f"set {name} for this environment"
     else:
         hint = "write ${NAME} or ${NAME:-default}; $$ is a literal $"
-    return Diagnostic(
-        rule,
-        message,
-        mark.file if mark else "",
-        mark.line if mark else 0,
-        mark.col if mark else 0,
-        one.display(path),
-        hint,
-        source_line=one.smap.source_line(mark),
-    )
+    return one.smap.diagnostic(rule, message, mark, one.display(path), hint)
 
 
 def _resolve(

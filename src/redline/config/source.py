@@ -62,6 +62,26 @@ class SourceMap:
         lines = self.lines.get(mark.file, [])
         return lines[mark.line - 1] if 0 < mark.line <= len(lines) else ""
 
+    def diagnostic(
+        self,
+        rule: str,
+        message: str,
+        mark: Mark | None,
+        path: str = "",
+        hint: str = "",
+    ) -> Diagnostic:
+        """A diagnostic at ``mark`` (unknown position when None), quoting its source line."""
+        return Diagnostic(
+            rule,
+            message,
+            mark.file if mark else "",
+            mark.line if mark else 0,
+            mark.col if mark else 0,
+            path,
+            hint,
+            source_line=self.source_line(mark),
+        )
+
     def graft(self, other: SourceMap, src: Path, dst: Path) -> None:
         """Copy ``other``'s marks under ``src`` to sit under ``dst`` (for overrides)."""
         n = len(src)
@@ -182,17 +202,7 @@ class _Builder:
     def diag(
         self, node: yaml.Node, path: Path, rule: str, message: str, hint: str = ""
     ) -> Diagnostic:
-        m = self.mark(node)
-        return Diagnostic(
-            rule,
-            message,
-            m.file,
-            m.line,
-            m.col,
-            format_path(path),
-            hint,
-            source_line=self.smap.source_line(m),
-        )
+        return self.smap.diagnostic(rule, message, self.mark(node), format_path(path), hint)
 
 
 class _TooLarge(Exception):

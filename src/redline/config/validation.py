@@ -124,16 +124,7 @@ def _diagnostic(
             hint = "use letters, digits, '.', '_' and '-'"
         elif rule == "bad-duration":
             hint = "durations read 250ms, 30s, 5m, 2h, 28d; rates 200/s, 12000/m; sizes 10MB, 64KiB"
-    return Diagnostic(
-        rule,
-        message,
-        mark.file if mark else "",
-        mark.line if mark else 0,
-        mark.col if mark else 0,
-        display(loc),
-        hint,
-        source_line=smap.source_line(mark),
-    )
+    return smap.diagnostic(rule, message, mark, display(loc), hint)
 
 
 def _describe(value: Any, interpolated: bool) -> str:

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Literal
 
 from redline.config.diagnostics import Diagnostic
 from redline.config.dotenv import EnvEntry, parse_dotenv
-from redline.config.source import SourceMap
+from redline.config.source import Mark, SourceMap
 from redline.redact import MASK, REDACTOR
 
 if TYPE_CHECKING:
@@ -48,12 +48,18 @@ class VarValue:
     name: str
     value: str
     layer: Layer
-    where: str
+    mark: Mark | None = None
     secret: bool = False
+    origin: str = ""
 
     @property
     def source(self) -> str:
         return _LAYER_NAMES[self.layer]
+
+    @property
+    def where(self) -> str:
+        """``file:line:col`` when the value was written in a file, else its origin."""
+        return str(self.mark) if self.mark else (self.origin or self.source)
 
     @property
     def shown(self) -> str:
@@ -121,33 +127,40 @@ def build_sources(
     sources = VariableSources(env)
     diags: list[Diagnostic] = []
 
-    def put(layer: Layer, name: str, value: str, where: str, secret: bool = False) -> None:
+    def put(
+        layer: Layer,
+        name: str,
+        value: str,
+        mark: Mark | None,
+        origin: str = "",
+        secret: bool = False,
+    ) -> None:
         secret = secret or name in secret_names
         if secret and value != MASK:
             REDACTOR.add(value)
-        sources.layers.setdefault(layer, {})[name] = VarValue(name, value, layer, where, secret)
+        sources.layers.setdefault(layer, {})[name] = VarValue(
+            name, value, layer, mark, secret, origin
+        )
 
     for name, value in environ.items():
-        put("process", name, value, "process environment")
+        put("process", name, value, None)
     if secrets is not None and env is not None:
+        origin = f"{secrets.path.name} [{env}] (key {secrets.key_id})"
         for name in secrets.names(env):
-            value = secrets.get(env, name) if decrypt else MASK
-            put("secrets", name, value, f"{secrets.path.name} [{env}] (key {secrets.key_id})", True)
+            put("secrets", name, secrets.get(env, name) if decrypt else MASK, None, origin, True)
     environment = config.environments.get(env) if env else None
     if environment is not None:
         for name, value in environment.vars.items():
-            mark = smap.value(("environments", env or "", "vars", name))
-            put("vars", name, value, str(mark) if mark else "redline.yaml")
+            put("vars", name, value, smap.value(("environments", env or "", "vars", name)))
         if environment.env_file:
             path = base_dir / environment.env_file
             entries, file_diags = read_env_file(path, environment.env_file)
             diags.extend(_mask_lines(file_diags, secret_names))
-            for entry in entries.values():
-                put("env_file", entry.key, entry.value, f"{environment.env_file}:{entry.line}")
+            for e in entries.values():
+                put("env_file", e.key, e.value, Mark(environment.env_file, e.line, e.col))
     for name, var in declared.items():
         if var.default is not None:
-            mark = smap.value(("variables", name, "default"))
-            put("default", name, var.default, str(mark) if mark else "redline.yaml")
+            put("default", name, var.default, smap.value(("variables", name, "default")))
     return sources, diags
 
 
