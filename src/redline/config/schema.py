@@ -246,10 +246,28 @@ class Check(_Model):
     postgres: PostgresCheck | None = None
     redis: RedisCheck | None = None
     command: CommandCheck | None = None
+    # Protocols added by `redline.probes` entry points, by name, as written.
+    plugins: dict[str, dict[str, Any]] = Field(default_factory=dict, exclude=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _plugin_keys(cls, data: Any) -> Any:
+        if not isinstance(data, dict) or "plugins" in data:
+            return data
+        unknown = [k for k in data if k not in cls.model_fields]
+        if not unknown:
+            return data
+        from redline.probes.registry import plugin_protocols
+
+        installed = set(plugin_protocols())
+        plugins = {k: data[k] for k in unknown if k in installed and isinstance(data[k], dict)}
+        if not plugins:
+            return data
+        return {**{k: v for k, v in data.items() if k not in plugins}, "plugins": plugins}
 
     @model_validator(mode="after")
     def _one_protocol(self) -> Check:
-        named = [p for p in PROTOCOLS if getattr(self, p) is not None]
+        named = [p for p in PROTOCOLS if getattr(self, p) is not None] + list(self.plugins)
         if len(named) != 1:
             found = ", ".join(named) if named else "none"
             raise PydanticCustomError(
@@ -261,11 +279,14 @@ class Check(_Model):
 
     @property
     def protocol(self) -> str:
-        return next(p for p in PROTOCOLS if getattr(self, p) is not None)
+        builtin = next((p for p in PROTOCOLS if getattr(self, p) is not None), None)
+        return builtin or next(iter(self.plugins))
 
     @property
-    def spec(self) -> BaseModel:
-        return getattr(self, self.protocol)  # type: ignore[no-any-return]
+    def spec(self) -> Any:
+        """The protocol's section: a model for a built-in, the mapping for a plugin."""
+        protocol = self.protocol
+        return self.plugins[protocol] if protocol in self.plugins else getattr(self, protocol)
 
 
 class Service(_Model):
