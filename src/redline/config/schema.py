@@ -33,6 +33,7 @@ __all__ = [
     "DnsCheck",
     "Duration",
     "Environment",
+    "HealthSettings",
     "HttpCheck",
     "PostgresCheck",
     "Rate",
@@ -239,6 +240,8 @@ class Check(_Model):
     retries: int = Field(default=0, ge=0, le=100)
     retry_backoff: Duration = 0.2
     interval: Duration | None = None
+    failure_threshold: int = Field(default=3, ge=1, le=1000)
+    success_threshold: int = Field(default=1, ge=1, le=1000)
     waiver: Waiver | None = None
     http: HttpCheck | None = None
     tcp: TcpCheck | None = None
@@ -351,6 +354,15 @@ class Variable(_Model):
         return self
 
 
+class HealthSettings(_Model):
+    """How `redline health` checks continuously (a check's own `interval:` wins)."""
+
+    interval: Duration = Field(default=30.0, gt=0)
+    jitter: Duration = 1.0
+    window: Duration = Field(default=86400.0, gt=0)
+    cache_ttl: Duration = 2.0
+
+
 class SecretsConfig(_Model):
     """Where the encrypted secrets file and its key live."""
 
@@ -368,6 +380,7 @@ class Config(_Model):
     environments: dict[str, Environment] = Field(default_factory=dict)
     variables: dict[str, Variable] = Field(default_factory=dict)
     secrets: SecretsConfig = Field(default_factory=SecretsConfig)
+    health: HealthSettings = Field(default_factory=HealthSettings)
     services: dict[str, Service] = Field(default_factory=dict)
 
     @field_validator("variables")
