@@ -31,6 +31,16 @@ _COMMANDS: dict[str, tuple[str, str, str]] = {
         "Encrypted secrets: init, set, get, delete, list, rotate, check.",
     ),
     "store": ("redline.cli.store_cmd", "store", "The store: where it is, its schema, migrations."),
+    "validate": (
+        "redline.cli.validate_cmd",
+        "validate",
+        "Validate an environment: contract, secrets, then every check at once.",
+    ),
+    "health": (
+        "redline.cli.health_cmd",
+        "health",
+        "Check continuously; serve a cached health endpoint.",
+    ),
     "demo": (
         "redline.cli.demo_cmd",
         "demo",

@@ -63,6 +63,8 @@ RULES: dict[str, Rule] = {
             "a variable whose value has a different type between environments",
         ),
         Rule("RL222", "drift-shared-secret", "the same secret value is used in two environments"),
+        Rule("RL230", "secrets-unreadable", "the secrets file cannot be read with the key at hand"),
+        Rule("RL300", "check-failed", "a check failed or could not measure (redline validate)"),
     )
 }
 
