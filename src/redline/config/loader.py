@@ -440,10 +440,24 @@ def _resolve(
     one = _make_pass(loaded.raw, loaded.smap, env)
     diags: list[Diagnostic] = []
     _interpolate(one, lookup, diags)
+    _anchor_commands(one.data, loaded.base_dir)
     model, model_diags = validate_model(Config, one.data, one.smap, one.display, one.interpolated)
     diags.extend(model_diags)
     diags.extend(semantic.check_env(one.data, one.smap, one.display))
     return (model if not diags else None), diags
+
+
+def _anchor_commands(data: dict[str, Any], base_dir: Path) -> None:
+    """Commands run in the config file's directory; a relative ``cwd`` is relative to it."""
+    services = data.get("services")
+    for service in services.values() if isinstance(services, dict) else ():
+        checks = service.get("checks") if isinstance(service, dict) else None
+        for check in checks if isinstance(checks, list) else ():
+            command = check.get("command") if isinstance(check, dict) else None
+            if isinstance(command, dict):
+                cwd = command.get("cwd")
+                if cwd is None or isinstance(cwd, str):
+                    command["cwd"] = str((base_dir / (cwd or ".")).resolve())
 
 
 def _contract(raw: dict[str, Any]) -> dict[str, dict[str, Any]]:
