@@ -15,6 +15,7 @@ import contextlib
 import socket
 import struct
 import threading
+import time
 from collections.abc import Iterator
 from types import TracebackType
 
@@ -80,6 +81,23 @@ class _LoopbackServer:
 
 class SilentServer(_LoopbackServer):
     """Accepts every connection and never answers."""
+
+    def hung_up(self, within: float = 5.0) -> bool:
+        """Whether every accepted client closed its end (read to EOF) within ``within`` s."""
+        deadline = time.monotonic() + within
+        for conn in list(self._conns):
+            while (left := deadline - time.monotonic()) > 0:
+                conn.settimeout(left)
+                try:
+                    if not conn.recv(4096):
+                        break
+                except TimeoutError:
+                    return False
+                except OSError:  # reset by the peer: closed too
+                    break
+            else:
+                return False
+        return bool(self._conns)
 
 
 class WrongPasswordPostgres(_LoopbackServer):

@@ -248,8 +248,9 @@ def test_a_wrong_password_is_an_authentication_error(
 
 def test_a_missing_password_says_so(wrong_password_postgres: WrongPasswordPostgres) -> None:
     port = wrong_password_postgres.port
-    result, _ = run(check(f"postgresql://app@127.0.0.1:{port}/shop?sslmode=disable"))
+    result, elapsed = run(check(f"postgresql://app@127.0.0.1:{port}/shop?sslmode=disable", "2s"))
     assert result.outcome == "error"
+    assert elapsed < 2.0 + 1.0
     assert result.reason == (
         f'authentication required: the server asks user "app" at 127.0.0.1:{port} '
         "for a password and the DSN gives none"
@@ -265,6 +266,7 @@ def test_a_server_that_never_answers_times_out(silent_server: SilentServer) -> N
         f"no answer from PostgreSQL at 127.0.0.1:{silent_server.port}/shop within 1s (timeout)"
     )
     assert elapsed < 1.0 + 1.0
+    assert silent_server.hung_up()  # the probe closed its socket
     no_secret(result)
 
 
@@ -279,8 +281,11 @@ def test_connection_refused(closed_port: int) -> None:
 
 
 def test_an_unknown_host_is_an_error() -> None:
-    result, _ = run(check(f"postgresql://app:{SECRET}@no-such-host.invalid/shop", timeout="3s"))
+    result, elapsed = run(
+        check(f"postgresql://app:{SECRET}@no-such-host.invalid/shop", timeout="3s")
+    )
     assert result.outcome == "error"
+    assert elapsed < 3.0 + 1.0
     assert (
         result.reason == "could not resolve host no-such-host.invalid (DNS): check the DSN's host"
     )
@@ -339,3 +344,45 @@ def _eventually(predicate: Callable[[], bool], within: float = 5.0) -> bool:
             return False
         time.sleep(0.02)
     return True
+
+
+def test_cancelled_while_connecting_closes_the_socket(silent_server: SilentServer) -> None:
+    spec = check(f"postgresql://app@127.0.0.1:{silent_server.port}/shop", timeout="10s").spec
+
+    async def cancel_mid_connect() -> None:
+        task = asyncio.create_task(PostgresProbe(spec, 10.0).check())
+        await asyncio.to_thread(silent_server.accepted.wait, 5)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    asyncio.run(cancel_mid_connect())
+    assert silent_server.hung_up()
+
+
+def test_cancelled_mid_query_cancels_it_and_closes(schemas: dict[str, str]) -> None:
+    app = f"redline_cancel_{uuid.uuid4().hex[:8]}"
+    spec = check(f"{schemas['migrated']}&application_name={app}", query="SELECT pg_sleep(30)").spec
+
+    async def cancel_mid_query() -> None:
+        task = asyncio.create_task(PostgresProbe(spec, 10.0).check())
+        with psycopg.connect(SERVER_URL, autocommit=True) as admin:
+            running = (
+                "SELECT 1 FROM pg_stat_activity WHERE application_name = %s AND state = 'active'"
+            )
+            await asyncio.to_thread(
+                _eventually, lambda: bool(admin.execute(running, [app]).fetchall())
+            )
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    asyncio.run(cancel_mid_query())
+    with psycopg.connect(SERVER_URL, autocommit=True) as admin:
+        assert _eventually(
+            lambda: (
+                not admin.execute(
+                    "SELECT 1 FROM pg_stat_activity WHERE application_name = %s", [app]
+                ).fetchall()
+            )
+        )

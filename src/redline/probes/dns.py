@@ -50,26 +50,30 @@ class DnsProbe:
         self.timeout = timeout
 
     async def check(self) -> Measurement:
-        import dns.asyncresolver
+        loop = asyncio.get_running_loop()
+        # The deadline starts before the lazy import, as run_check's timeout does.
+        deadline = loop.time() + _budget(self.timeout)
         import dns.exception
         import dns.resolver
 
         spec = self.spec
         where = f"DNS server {spec.server}" if spec.server else "the system resolver"
         start = time.perf_counter()
-        lifetime = max(self.timeout - min(_MARGIN, self.timeout * 0.1), 0.001)
         try:
-            resolver = await self._resolver(lifetime)
+            # dnspython checks its lifetime only between tries: enforce the deadline here.
+            async with asyncio.timeout_at(deadline):
+                resolver = await self._resolver(max(deadline - loop.time(), 0.001))
+                answer = await resolver.resolve(
+                    spec.name,
+                    spec.type,
+                    lifetime=resolver.lifetime,
+                    raise_on_no_answer=False,
+                    search=False,
+                )
         except _BadServer as exc:
             return error(str(exc))
         except dns.resolver.NoResolverConfiguration:
             return error("no DNS resolver configured on this host (set `server:` on the check)")
-        try:
-            # dnspython checks its lifetime only between tries: enforce the deadline here.
-            async with asyncio.timeout(lifetime):
-                answer = await resolver.resolve(
-                    spec.name, spec.type, lifetime=lifetime, raise_on_no_answer=False, search=False
-                )
         except dns.resolver.NXDOMAIN:
             elapsed = time.perf_counter() - start
             return with_phases(
@@ -131,6 +135,10 @@ class DnsProbe:
             missing=missing,
             unexpected=unexpected,
         )
+
+
+def _budget(timeout: float) -> float:
+    return max(timeout - min(_MARGIN, timeout * 0.1), 0.001)
 
 
 class _BadServer(ValueError):

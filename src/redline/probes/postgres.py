@@ -59,6 +59,9 @@ class PostgresProbe:
         self.timeout = timeout
 
     async def check(self) -> Measurement:
+        loop = asyncio.get_running_loop()
+        # The deadline starts before the lazy import, as run_check's timeout does.
+        deadline = loop.time() + max(self.timeout - min(_MARGIN, self.timeout * 0.1), 0.001)
         import psycopg
         from psycopg.conninfo import conninfo_to_dict
 
@@ -68,8 +71,6 @@ class PostgresProbe:
             return error(f"invalid DSN: {_scrub(_first_line(exc), self.spec.dsn, None)}")
         target = _Target(self.spec.dsn, params)
         where = {"target": str(target), "user": target.user}
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + max(self.timeout - min(_MARGIN, self.timeout * 0.1), 0.001)
         start = time.perf_counter()
         extra: dict[str, Any] = {"connect_timeout": max(2, math.ceil(self.timeout))}
         if "application_name" not in params:
