@@ -16,8 +16,9 @@ def test_init_then_check_is_clean(cli: Cli, tmp_path: Path) -> None:
     assert r.code == 0, r.text
     assert "wrote redline.yaml" in r.out
     text = (tmp_path / "redline.yaml").read_text()
-    assert text.startswith("# redline.yaml") and "project: shop" in text
-    assert cli("init").code == 5  # refuses to overwrite
+    assert text.startswith("# redline.yaml") and 'project: "shop"' in text
+    r = cli("init")
+    assert r.code == 2 and "already exists" in r.err and "--force" in r.err
     r = cli("config", "check")
     assert r.code == 0, r.text
     assert r.out.startswith("redline.yaml: ok (1 services; local)")
@@ -66,7 +67,7 @@ def test_show_resolves_and_masks_secrets(cli: Cli, shop: Path) -> None:
         == "http://127.0.0.1:8000/health"
     )
     r = cli("config", "show")
-    assert r.code == 5 and "choose one with --env" in r.err
+    assert r.code == 2 and "choose one with --env" in r.err
 
 
 def test_explain_variable_and_key(cli: Cli, shop: Path) -> None:
@@ -87,7 +88,7 @@ def test_explain_variable_and_key(cli: Cli, shop: Path) -> None:
 
     secret = cli("config", "explain", "DATABASE_URL", "--env", "staging")
     assert secret.code == 0 and "DATABASE_URL = ***" in secret.out and "app@db" not in secret.text
-    assert cli("config", "explain", "services.nope", "--env", "local").code == 5
+    assert cli("config", "explain", "services.nope", "--env", "local").code == 2
 
 
 def test_schema_is_json_schema_for_editors(cli: Cli) -> None:
@@ -110,7 +111,7 @@ def test_env_check_and_diff_exit_codes(cli: Cli, shop: Path, write: Callable[...
     r = cli("env", "diff", "local", "staging")
     assert r.code == 1
     assert "DATABASE_URL is set in staging but not in local" in r.out
-    assert cli("env", "check", "--env", "prod").code == 5
+    assert cli("env", "check", "--env", "prod").code == 2
 
 
 def test_dotenv_problems_through_the_cli(cli: Cli, shop: Path, write: Callable[..., Path]) -> None:
@@ -161,3 +162,41 @@ def test_store_commands_use_the_configs_store(cli: Cli, write: Callable[..., Pat
     r = cli("-c", "bad.yaml", "store", "info")
     assert r.code == 2
     assert "connection refused" in r.err and "hunter22" not in r.err and "Traceback" not in r.err
+
+
+def test_init_quotes_awkward_project_names(cli: Cli, tmp_path: Path) -> None:
+    for name in ("yes", "2024", "my shop: #1"):
+        assert cli("init", "--force", "--project", name).code == 0
+        r = cli("config", "check", "--json")
+        assert r.code == 0, r.text
+
+
+def test_error_paths_keep_the_asked_format(cli: Cli, write: Callable[..., Path]) -> None:
+    r = cli("config", "check", "--format", "json")
+    assert r.code == 5 and r.json()["error"]["type"] == "ConfigNotFoundError"
+    r = cli("config", "check", "--format", "github")
+    assert r.code == 5 and r.out.startswith("::error title=ConfigNotFoundError::no config file")
+    write("redline.yaml", "project: p\nenvironments: {a: {}, b: {}}\n")
+    r = cli("env", "check", "--env", "c", "--format", "github")
+    assert r.code == 2 and "::error file=redline.yaml,line=2" in r.out
+    r = cli("config", "show")
+    assert r.code == 2 and "choose one with --env" in r.err  # a usage mistake, not a bad config
+    assert cli("config", "explain", "NOPE", "--env", "a").code == 2
+    assert cli("config", "explain", "", "--env", "a").code == 2
+    assert cli("env", "diff", "a", "a").code == 2
+
+
+def test_a_config_without_environments_is_held_to_the_contract(
+    cli: Cli, write: Callable[..., Path]
+) -> None:
+    write("redline.yaml", """
+        project: p
+        variables:
+          DATABASE_URL: {type: dsn, required: true}
+          WORKERS: {type: int, default: abc}
+    """)
+    r = cli("env", "check")
+    assert r.code == 1
+    assert "DATABASE_URL is required but has no value" in r.err
+    assert "WORKERS must be int" in r.err
+    assert cli("env", "check", env={"DATABASE_URL": "postgresql://h/db", "WORKERS": "2"}).code == 0

@@ -126,3 +126,27 @@ def test_no_drift(write: Callable[..., Path]) -> None:
     assert [d.message for d in report.diagnostics] == [
         "SHOP_URL is set in production but not in staging"
     ] or report.diagnostics == []
+
+
+def test_a_tampered_secrets_file_is_an_error_not_a_pass(write: Callable[..., Path], tmp_path: Path) -> None:
+    from redline.secrets import SecretsFile, generate_key
+
+    key = generate_key()
+    write(".env.staging", "SHOP_MODE=test\n")
+    write(".env.production", "")
+    path = write("redline.yaml", CONTRACT)
+    sf = SecretsFile.new(tmp_path / "redline.secrets.yaml", key=key)
+    sf.set("staging", "SHOP_DB", "postgresql://h/db")
+    sf.save()
+    environ = {"REDLINE_SECRETS_KEY": key.decode()}
+    assert EnvironmentManager(load_config(path, environ=environ)).check("staging") == []
+    # No key at all: a warning that secret values were not checked.
+    [d] = EnvironmentManager(load_config(path, environ={})).check("staging")
+    assert (d.rule, d.severity) == ("secrets-unreadable", "warning")
+    # A tampered file: an error, whatever the key.
+    text = (tmp_path / "redline.secrets.yaml").read_text()
+    token_start = text.index("ENC[") + 10
+    flipped = "A" if text[token_start] != "A" else "B"
+    (tmp_path / "redline.secrets.yaml").write_text(text[:token_start] + flipped + text[token_start + 1:])
+    [d] = EnvironmentManager(load_config(path, environ=environ)).check("staging")
+    assert (d.rule, d.severity) == ("secrets-unreadable", "error")

@@ -173,3 +173,45 @@ def test_store_rows_hold_no_secret(cli: Cli, tmp_path: Path) -> None:
     assert token.encode() not in data
     assert token not in r.text
     assert token not in (tmp_path / "redline-demo" / "redline.secrets.yaml").read_text()
+
+
+def test_a_secret_in_a_typed_field_is_masked(cli: Cli, write: Callable[..., Path]) -> None:
+    """A secret from an env_file, vars or the process environment, expanded where a duration,
+    a status or a date belongs, is reported without its value."""
+    write(".env.s", f"API_TOKEN={IN_ENV_FILE}\n")
+    write("redline.yaml", """
+        project: p
+        environments: {s: {env_file: .env.s, vars: {OTHER: x}}}
+        variables: {API_TOKEN: {secret: true}, ALSO: {secret: true}}
+        services:
+          a:
+            checks:
+              - http: {url: "http://x/${ALSO}", max_latency: "${API_TOKEN}", status: "${API_TOKEN}"}
+                waiver: {reason: r, until: "${ALSO}"}
+    """)
+    for args in (("config", "check"), ("config", "check", "--json"), ("config", "show", "--env", "s"),
+                 ("validate", "--env", "s", "--no-store")):
+        r = cli(*args, env={"ALSO": IN_PROCESS})
+        assert r.code == 5, r.text
+        assert "'***' is not a duration" in r.text
+        assert_clean(r.out, r.err)
+
+
+def test_logging_is_scrubbed(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import logging, sys\n"
+        "from redline.cli import main\n"
+        "from redline.redact import REDACTOR\n"
+        f"REDACTOR.add({IN_PROCESS!r})\n"
+        "logging.basicConfig(stream=sys.stderr)\n"
+        "import redline.cli as c\n"
+        "from redline.redact import install_log_filter\n"
+        "install_log_filter()\n"
+        f"logging.getLogger('some.library').warning('connecting with %s', {IN_PROCESS!r})\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert "connecting with ***" in proc.stderr
+    assert_clean(proc.stderr)

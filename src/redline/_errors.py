@@ -7,10 +7,12 @@ exit code the CLI returns for it and a hint that says what to do next::
     ├── ConfigError(ValueError)       exit 5: the config cannot be used
     │   ├── ConfigNotFoundError       no file at the path, or not readable
     │   └── ConfigInvalidError        one or more diagnostics (file:line:col, rule, hint)
+    │       └── UnknownEnvironmentError  exit 2: --env names no environment (or is missing)
     ├── EnvContractError(ValueError)  exit 5: an environment breaks the variable contract
     ├── SecretsError                  exit 5: secrets cannot be read or written
     │   ├── SecretsKeyError           key missing, malformed, or not the one the file needs
     │   └── SecretsTamperedError      a value or the file failed its integrity check
+    ├── UsageError(ValueError)        exit 2: a command was asked for something it cannot do
     ├── StoreError                    exit 2: the store could not be used
     │   ├── StoreUnavailableError     the store URL does not connect
     │   └── StoreSchemaError          the store's schema is newer than this redline
@@ -41,6 +43,8 @@ __all__ = [
     "StoreError",
     "StoreSchemaError",
     "StoreUnavailableError",
+    "UnknownEnvironmentError",
+    "UsageError",
 ]
 
 
@@ -84,6 +88,12 @@ class ConfigInvalidError(ConfigError):
         super().__init__(f"{first}{more}", hint=hint)
 
 
+class UnknownEnvironmentError(ConfigInvalidError):
+    """``--env`` names no declared environment, or is missing where several exist."""
+
+    exit_code = 2
+
+
 class EnvContractError(RedlineError, ValueError):
     """An environment's variables break the declared contract."""
 
@@ -102,6 +112,12 @@ class SecretsKeyError(SecretsError):
 
 class SecretsTamperedError(SecretsError):
     """A secret value or the secrets file failed its integrity check."""
+
+
+class UsageError(RedlineError, ValueError):
+    """A command was asked for something it cannot do (an unknown environment or key)."""
+
+    exit_code = 2
 
 
 class StoreError(RedlineError):

@@ -16,10 +16,10 @@ import hashlib
 import re
 from dataclasses import dataclass, field
 from difflib import get_close_matches
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from redline._errors import SecretsError
+from redline._errors import SecretsError, SecretsKeyError
 from redline.config.diagnostics import Diagnostic
 from redline.config.schema import Variable
 from redline.config.source import Mark
@@ -133,57 +133,70 @@ class EnvironmentManager:
         return self.loaded.environment_names()
 
     def sources(
-        self, env: str, *, decrypt: bool = True
+        self, env: str | None, *, decrypt: bool = True
     ) -> tuple[VariableSources, list[Diagnostic], bool]:
-        """Values of ``env``, its .env problems, and whether secrets could be decrypted."""
+        """Values of ``env``, the problems met reading them, and whether secrets were decrypted.
+
+        Without a key, secret values are stand-ins and a warning says so; with the wrong key
+        or a tampered file, an error does (the contract cannot be trusted to hold).
+        """
         loaded = self.loaded
-        self.loaded._require_env(env)
+        loaded.require_env(env)
         secrets = loaded.secrets()
         args = (self.config, loaded.smap, loaded.base_dir, env, loaded.environ, secrets)
-        if decrypt:
+        problem: list[Diagnostic] = []
+        encrypted = env is not None and bool(secrets.names(env))
+        if decrypt and encrypted:
             try:
                 sources, diags = build_sources(*args, decrypt=True)
                 return sources, diags, True
-            except SecretsError:
-                pass
+            except SecretsError as exc:
+                missing = isinstance(exc, SecretsKeyError) and _no_key(secrets)
+                problem.append(
+                    self._diag(
+                        "secrets-unreadable",
+                        f"secret values were not checked: {exc.message}",
+                        None,
+                        hint=exc.hint or "run `redline secrets check`",
+                        severity="warning" if missing else "error",
+                    )
+                )
         sources, diags = build_sources(*args, decrypt=False)
-        return sources, diags, False
+        return sources, problem + diags, not encrypted
 
-    def check(self, env: str) -> list[Diagnostic]:
-        """Every way ``env`` breaks the contract, plus its .env file's problems."""
+    def check(self, env: str | None) -> list[Diagnostic]:
+        """Every way ``env`` breaks the contract, plus its .env file's problems.
+
+        ``env`` is None only in a config without environments: the process environment and
+        the contract's defaults are then checked.
+        """
         sources, diags, decrypted = self.sources(env)
         out = list(diags)
-        if not decrypted and any(sources.names("secrets")):
-            out.append(
-                self._diag(
-                    "var-wrong-type",
-                    "secret values were not type-checked: no key to decrypt them",
-                    None,
-                    hint="set the secrets key to check them too",
-                    severity="warning",
-                )
-            )
         for name, spec in self.config.variables.items():
             out.extend(self._check_one(env, name, spec, sources.lookup(name), decrypted))
         out.extend(self._unknown(sources))
         return out
 
     def _check_one(
-        self, env: str, name: str, spec: Variable, found: VarValue | None, decrypted: bool
+        self, env: str | None, name: str, spec: Variable, found: VarValue | None, decrypted: bool
     ) -> list[Diagnostic]:
-        required = spec.required or env in spec.required_in
+        required = spec.required or (env is not None and env in spec.required_in)
         decl = self.loaded.smap.key(("variables", name))
         if found is None:
             if not required:
                 return []
-            hint = (
-                f"set {name} in environments.{env}.vars, in {env}'s env_file, "
-                f"with `redline secrets set {name} --env {env}`, or in the process environment"
-            )
+            if env is None:
+                hint = f"set {name} in the process environment, or give it a default"
+            else:
+                hint = (
+                    f"set {name} in environments.{env}.vars, in {env}'s env_file, with "
+                    f"`redline secrets set {name} --env {env}`, or in the process environment"
+                )
+            where = f" in {env}" if env else ""
             return [
                 self._diag(
                     "var-missing",
-                    f"{name} is required in {env} but has no value",
+                    f"{name} is required{where} but has no value",
                     decl,
                     f"variables.{name}",
                     hint,
@@ -254,7 +267,23 @@ class EnvironmentManager:
         return out
 
     def diff(self, a: str, b: str) -> DriftReport:
-        """Keys missing in one environment, types that differ, and secrets shared by both."""
+        """Keys missing in one environment, types that differ, and secrets shared by both.
+
+        Declared variables and those under a declared prefix drift as errors; any other
+        key set in one environment's files only is a warning, its line never quoted.
+        """
+        if a == b:
+            from redline._errors import UsageError
+
+            raise UsageError(
+                f"compare two different environments, not {a} with itself",
+                hint=f"e.g. `redline env diff {a} OTHER`",
+            )
+        prefixes = tuple(self.config.variable_prefixes)
+
+        def known(name: str) -> bool:
+            return name in self.config.variables or bool(prefixes and name.startswith(prefixes))
+
         src_a, _, dec_a = self.sources(a)
         src_b, _, dec_b = self.sources(b)
         out: list[Diagnostic] = []
@@ -273,7 +302,8 @@ class EnvironmentManager:
                         v.mark,
                         "",
                         f"set {name} in {lack}, or remove it from {have}",
-                        quote=not v.secret,
+                        severity="error" if known(name) else "warning",
+                        quote=known(name) and not v.secret,
                     )
                 )
                 continue
@@ -380,3 +410,11 @@ def _file_value(sources: VariableSources, name: str) -> VarValue | None:
         if value is not None:
             return value
     return None
+
+
+def _no_key(secrets: Any) -> bool:
+    """Whether no key at all is at hand (as opposed to a wrong or malformed one)."""
+    try:
+        return secrets.find_key() is None
+    except SecretsError:
+        return False

@@ -89,22 +89,22 @@ def redact_url(url: str) -> str:
     return urlunsplit(parts._replace(netloc=f"{user}:{MASK}@{netloc}"))
 
 
-class _ScrubFilter(logging.Filter):
-    def __init__(self, redactor: Redactor) -> None:
-        super().__init__()
-        self._redactor = redactor
+def install_log_filter(redactor: Redactor = REDACTOR) -> None:
+    """Scrub secrets from every log record this process makes, whichever logger or handler.
 
-    def filter(self, record: logging.LogRecord) -> bool:
-        if len(self._redactor):
-            record.msg = self._redactor.scrub(record.getMessage())
+    Done at record creation (``logging.setLogRecordFactory``), since a filter on one logger
+    does not see what its children propagate. Installing twice is harmless.
+    """
+    previous = logging.getLogRecordFactory()
+    if getattr(previous, "_redline_scrubs", False):
+        return
+
+    def factory(*args: object, **kwargs: object) -> logging.LogRecord:
+        record = previous(*args, **kwargs)
+        if len(redactor):
+            record.msg = redactor.scrub(record.getMessage())
             record.args = None
-        return True
+        return record
 
-
-def install_log_filter(logger: logging.Logger | None = None, redactor: Redactor = REDACTOR) -> None:
-    """Scrub secrets from every record passing through ``logger``'s handlers (root by default)."""
-    target = logger or logging.getLogger()
-    flt = _ScrubFilter(redactor)
-    for handler in target.handlers:
-        handler.addFilter(flt)
-    target.addFilter(flt)
+    factory._redline_scrubs = True  # type: ignore[attr-defined]
+    logging.setLogRecordFactory(factory)

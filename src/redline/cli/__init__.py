@@ -102,6 +102,9 @@ def cli(ctx: click.Context, config_path: str | None) -> None:
 def main(argv: list[str] | None = None) -> Any:
     """Entry point of the console script; never shows a traceback for a user mistake."""
     args = sys.argv[1:] if argv is None else argv
+    from redline.redact import install_log_filter
+
+    install_log_filter()  # whatever a library logs, a secret is masked
     code = handle_errors(
         lambda: cli.main(args=args, prog_name="redline", standalone_mode=False), args
     )

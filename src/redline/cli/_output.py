@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -121,8 +120,16 @@ def print_table(title: str, columns: list[str], rows: list[list[str]]) -> None:
     Console(soft_wrap=True).print(table)
 
 
-def _wants_json(args: list[str]) -> bool:
-    return "--json" in args
+def _output_format(args: list[str]) -> str:
+    """What the command line asked for: json (``--json``, ``--format json``), github, human."""
+    if "--json" in args:
+        return "json"
+    for i, arg in enumerate(args):
+        if arg.startswith("--format="):
+            return arg.split("=", 1)[1]
+        if arg == "--format" and i + 1 < len(args):
+            return args[i + 1]
+    return "human"
 
 
 def handle_errors(run: Callable[[], Any], args: list[str]) -> int:
@@ -166,15 +173,15 @@ def handle_errors(run: Callable[[], Any], args: list[str]) -> int:
 
 
 def _report(exc: RedlineError, args: list[str]) -> None:
+    fmt = _output_format(args)
     if isinstance(exc, ConfigInvalidError):
-        from redline.config.diagnostics import render_human, render_json
-
-        if _wants_json(args):
-            echo(render_json(exc.diagnostics))
-        else:
-            echo(render_human(exc.diagnostics), err=True)
+        emit_diagnostics(exc.diagnostics, fmt, "")
         return
-    if _wants_json(args):
+    if fmt == "github":
+        from redline.config.diagnostics import gh_escape
+
+        echo(f"::error title={type(exc).__name__}::{gh_escape(str(exc))}")
+    elif fmt == "json":
         echo_json(
             {
                 "schema_version": 1,
@@ -184,7 +191,3 @@ def _report(exc: RedlineError, args: list[str]) -> None:
         )
     else:
         echo(f"error: {exc}", err=True)
-
-
-def flush() -> None:
-    sys.stdout.flush()

@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from redline._errors import ConfigError
+from redline._errors import UsageError
 from redline.cli._output import (
     EXIT_CONFIG,
     config_option,
@@ -103,6 +103,8 @@ def explain(ctx: click.Context, key: str, env: str | None, as_json: bool) -> int
     from redline.config.loader import load_config
     from redline.config.source import format_path
 
+    if not _parse_path(key):
+        raise UsageError("name a variable (API_URL) or a key (services.api.url) to explain")
     loaded = load_config(config_path(ctx), env=env)
     env = loaded.default_env(env)
     sources = loaded.sources(env)
@@ -111,7 +113,7 @@ def explain(ctx: click.Context, key: str, env: str | None, as_json: bool) -> int
     if is_var:
         found = sources.candidates(key)
         if not found:
-            raise ConfigError(
+            raise UsageError(
                 f"variable {key} has no value in environment {env or '(none)'}",
                 hint="set it in vars:, the env_file, the secrets file, or give it a default",
             )
@@ -130,7 +132,7 @@ def explain(ctx: click.Context, key: str, env: str | None, as_json: bool) -> int
         value = _get(resolved, path)
         raw_value = _get(loaded.raw, path)
         if value is _MISSING:
-            raise ConfigError(
+            raise UsageError(
                 f"'{key}' is not set in environment {env or '(none)'}",
                 hint="write it as a dotted path, e.g. services.api.checks[0].http.url",
             )

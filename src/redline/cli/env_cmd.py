@@ -47,10 +47,10 @@ def check(ctx: click.Context, name: str | None, fmt: str, as_json: bool) -> int:
     Exit 0 when the contract holds, 1 when it is broken, 5 when the config is invalid.
     """
     manager = _manager(ctx)
-    names = [name] if name else manager.environments()
+    names: list[str | None] = [name] if name else [*manager.environments()] or [None]
     diags = [d for n in names for d in manager.check(n)]
     ok = (
-        f"{', '.join(names) or '(no environments)'}: "
+        f"{', '.join(n or '(no environments)' for n in names)}: "
         f"contract holds ({len(manager.config.variables)} variables declared)"
     )
     errors = emit_diagnostics(diags, "json" if as_json else fmt, ok, environments=names)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from redline._errors import ConfigError
+from redline._errors import UsageError
 from redline.cli._output import config_option, config_path, echo, echo_json, json_option
 
 __all__ = ["init", "starter_config"]
@@ -17,7 +17,10 @@ __all__ = ["init", "starter_config"]
 def starter_config(project: str) -> str:
     """The starter ``redline.yaml`` text for ``project``."""
     template = resources.files("redline").joinpath("templates/starter.yaml").read_text("utf-8")
-    return template.replace("{project}", project)
+    import json
+
+    # A JSON string is a YAML string: `yes`, `2024` or `a: b` stay text.
+    return template.replace("{project}", json.dumps(project))
 
 
 @click.command()
@@ -30,7 +33,7 @@ def init(ctx: click.Context, project: str | None, force: bool, as_json: bool) ->
     """Write a commented starter redline.yaml (or the -c path)."""
     path = Path(config_path(ctx) or "redline.yaml")
     if path.exists() and not force:
-        raise ConfigError(f"{path} already exists", hint="pass --force to overwrite it")
+        raise UsageError(f"{path} already exists", hint="pass --force to overwrite it")
     name = (
         project or re.sub(r"[^A-Za-z0-9_.-]+", "-", path.resolve().parent.name).strip("-") or "app"
     )

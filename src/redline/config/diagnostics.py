@@ -148,7 +148,7 @@ def render_json(diagnostics: Sequence[Diagnostic], **extra: object) -> str:
     return json.dumps(doc, indent=2)
 
 
-def _gh_escape(text: str, *, prop: bool = False) -> str:
+def gh_escape(text: str, *, prop: bool = False) -> str:
     text = text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
     if prop:
         text = text.replace(":", "%3A").replace(",", "%2C")
@@ -161,13 +161,13 @@ def render_github(diagnostics: Iterable[Diagnostic]) -> str:
     for d in diagnostics:
         props = []
         if d.file:
-            props.append(f"file={_gh_escape(d.file, prop=True)}")
+            props.append(f"file={gh_escape(d.file, prop=True)}")
         if d.line:
             props.append(f"line={d.line}")
         if d.col:
             props.append(f"col={d.col}")
-        props.append(f"title={_gh_escape(f'{d.code} {d.rule}', prop=True)}")
+        props.append(f"title={gh_escape(f'{d.code} {d.rule}', prop=True)}")
         at = f"{d.path}: " if d.path else ""
         hint = f" (hint: {d.hint})" if d.hint else ""
-        lines.append(f"::{d.severity} {','.join(props)}::{_gh_escape(at + d.message + hint)}")
+        lines.append(f"::{d.severity} {','.join(props)}::{gh_escape(at + d.message + hint)}")
     return "\n".join(lines)

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from redline._errors import ConfigInvalidError, ConfigNotFoundError
+from redline._errors import ConfigInvalidError, ConfigNotFoundError, UnknownEnvironmentError
 from redline.config import checks as semantic
 from redline.config.diagnostics import Diagnostic, sort_key
 from redline.config.interpolate import expand
@@ -121,7 +121,7 @@ class LoadedConfig:
     def config(self, env: str | None = None) -> Config:
         """The validated model for ``env``, overrides merged and variables expanded."""
         env = self.default_env(env)
-        self._require_env(env)
+        self.require_env(env)
         if env not in self._models:
             model, diags = _resolve(self, env, _static_lookup(self, env))
             if model is None:
@@ -135,7 +135,7 @@ class LoadedConfig:
         Raises :class:`~redline.SecretsKeyError` when a secret is needed and no key is at hand.
         """
         env = self.default_env(env)
-        self._require_env(env)
+        self.require_env(env)
         sources = self.sources(env, decrypt=True)
 
         def lookup(name: str) -> str | None:
@@ -144,13 +144,18 @@ class LoadedConfig:
 
         model, diags = _resolve(self, env, lookup)
         if model is None:
-            raise ConfigInvalidError(diags)
+            # Real values were expanded: keep every secret among them out of the exception.
+            from dataclasses import replace
+
+            from redline.redact import REDACTOR
+
+            raise ConfigInvalidError([replace(d, message=REDACTOR.scrub(d.message)) for d in diags])
         return model
 
     def sources(self, env: str | None, *, decrypt: bool = False) -> VariableSources:
         """Every variable value ``env`` can see, with where each was set."""
         env = self.default_env(env)
-        self._require_env(env)
+        self.require_env(env)
         base = self._base_model()
         return build_sources(
             base, self.smap, self.base_dir, env, self.environ, self.secrets(), decrypt=decrypt
@@ -166,12 +171,13 @@ class LoadedConfig:
         if env is None and self.environment_names():
             # Without an environment only a plain top-level store can be used as it is.
             if isinstance(top, str) and "${" in top:
-                self._require_env(env)
+                self.require_env(env)
             configured = top if isinstance(top, str) else None
         else:
-            model = self.runtime_config(env)
-            environment = model.environments.get(env) if env else None
-            configured = (environment.store if environment else None) or model.store
+            configured = _store_of(self.config(env), env)
+            if configured is not None and MASK in configured:
+                # The URL needs a secret (a password): only then is the key needed.
+                configured = _store_of(self.runtime_config(env), env)
         return resolve_store_url(cli_value, configured, self.base_dir, environ=self.environ)
 
     def secrets(self) -> Any:
@@ -183,7 +189,7 @@ class LoadedConfig:
     def resolved(self, env: str | None) -> dict[str, Any]:
         """The resolved config as plain data, secret values masked, for display."""
         env = self.default_env(env)
-        self._require_env(env)
+        self.require_env(env)
         sources = self.sources(env)
         one = _make_pass(self.raw, self.smap, env)
         _interpolate(one, lambda name: _shown(sources, name), [])
@@ -196,7 +202,8 @@ class LoadedConfig:
             return next(iter(self._models.values()))
         return self.config(self.default_env() or next(iter(self.environment_names()), None))
 
-    def _require_env(self, env: str | None) -> None:
+    def require_env(self, env: str | None) -> None:
+        """Raise unless ``env`` names an environment (or is None in a config without any)."""
         names = self.environment_names()
         if env is None and names:
             raise _unknown_env(self, None, names)
@@ -204,7 +211,14 @@ class LoadedConfig:
             raise _unknown_env(self, env, names)
 
 
-def _unknown_env(loaded: LoadedConfig, env: str | None, names: list[str]) -> ConfigInvalidError:
+def _store_of(model: Config, env: str | None) -> str | None:
+    environment = model.environments.get(env) if env else None
+    return (environment.store if environment else None) or model.store
+
+
+def _unknown_env(
+    loaded: LoadedConfig, env: str | None, names: list[str]
+) -> UnknownEnvironmentError:
     from difflib import get_close_matches
 
     mark = loaded.smap.key(("environments",)) or Mark(loaded.smap_file, 1, 1)
@@ -218,7 +232,7 @@ def _unknown_env(loaded: LoadedConfig, env: str | None, names: list[str]) -> Con
         close = get_close_matches(env, names, n=1)
         hint = f"did you mean '{close[0]}'?" if close else f"declared: {', '.join(names) or 'none'}"
     diag = loaded.smap.diagnostic("unknown-environment", message, mark, "environments", hint)
-    return ConfigInvalidError([diag])
+    return UnknownEnvironmentError([diag])
 
 
 def _shown(sources: VariableSources, name: str) -> str | None:
@@ -397,7 +411,16 @@ def _merge(
 
 
 def _interpolate(one: _Pass, lookup: Callable[[str], str | None], diags: list[Diagnostic]) -> None:
+    # A YAML alias is one object under many paths: expand it once (an alias bomb stays cheap,
+    # and a mistake inside it is reported once, where it was written).
+    done: dict[int, Any] = {}
+
     def walk(value: Any, path: DataPath) -> Any:
+        if isinstance(value, (dict, list)):
+            key = id(value)
+            if key not in done:
+                done[key] = _walk_container(value, path)
+            return done[key]
         if isinstance(value, str):
             if "$" not in value:
                 return value
@@ -407,11 +430,12 @@ def _interpolate(one: _Pass, lookup: Callable[[str], str | None], diags: list[Di
             for p in problems:
                 diags.append(_interp_diag(one, path, p.kind, p.name, p.message))
             return out
+        return value
+
+    def _walk_container(value: dict[str, Any] | list[Any], path: DataPath) -> Any:
         if isinstance(value, dict):
             return {k: walk(v, (*path, k)) for k, v in value.items()}
-        if isinstance(value, list):
-            return [walk(v, (*path, i)) for i, v in enumerate(value)]
-        return value
+        return [walk(v, (*path, i)) for i, v in enumerate(value)]
 
     for key in _INTERPOLATED:
         if key in one.data:
@@ -484,12 +508,20 @@ def _static_lookup(loaded: LoadedConfig, env: str | None) -> Callable[[str], str
         except (OSError, UnicodeDecodeError):
             text = ""  # reported by the semantic checks
         file_values = {k: e.value for k, e in parse_dotenv(text, raw_env["env_file"])[0].items()}
-    secret_names = _secret_names(loaded, env)
+    in_secrets_file = _secret_names(loaded, env)
+    declared_secret = {n for n, spec in contract.items() if spec.get("secret") is True}
 
     def lookup(name: str) -> str | None:
+        value = _static_value(name)
+        # A secret's value never reaches a message: checking structure needs only a stand-in.
+        if value is not None and name in declared_secret:
+            return MASK
+        return value
+
+    def _static_value(name: str) -> str | None:
         if name in loaded.environ:
             return loaded.environ[name]
-        if name in secret_names:
+        if name in in_secrets_file:
             return MASK
         if isinstance(env_vars, dict) and name in env_vars:
             return str(env_vars[name])
