@@ -69,7 +69,7 @@ def create_store_engine(target: StoreURL) -> Engine:
     except ImportError:
         raise StoreUnavailableError(
             f"cannot open the store at {target.redacted}: the PostgreSQL driver is not installed",
-            hint="pip install 'redline[postgres]' (psycopg 3)",
+            hint="reinstall redline: psycopg 3 (psycopg[binary]) is one of its dependencies",
         ) from None
 
 
