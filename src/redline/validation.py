@@ -283,7 +283,7 @@ class DeploymentValidator:
             return base(
                 status="blocked",
                 blocked_by=blocker,
-                reason=f"blocked by {blocker}: it failed, so this was not run",
+                reason=f"blocked by {blocker}: it did not pass, so this was not run",
             )
         result = await self._run(service, check)
         if result.outcome == "ok":
