@@ -40,6 +40,8 @@ def test_demo_runs_every_step_and_stops_everything(cli: Cli, tmp_path: Path) -> 
         "api round trip",
         "worker job",
         "admin with secret",
+        "validate",
+        "fault: slow database",
         "store",
     ]
     assert all(s["outcome"] == "ok" for s in doc["steps"]), doc["steps"]
@@ -61,6 +63,10 @@ def test_demo_runs_every_step_and_stops_everything(cli: Cli, tmp_path: Path) -> 
         }
     assert (kind, status) == ("demo", "ok")
     assert metrics == {"api_health_ms", "worker_health_ms", "round_trip_ms", "job_ms"}
+    # The validator passed the healthy system and caught the injected fault, explaining it.
+    fault = next(s for s in doc["steps"] if s["name"] == "fault: slow database")
+    assert [c["service"] + "/" + c["check"] for c in fault["caught"]] == ["api/items"]
+    assert "more than max_latency 300 ms" in fault["caught"][0]["reason"]
     # The sample mistake shows what diagnostics look like.
     assert any("RL110 [unknown-dependency]" in line for line in doc["sample_mistake"])
     assert any("RL108 [bad-duration]" in line for line in doc["sample_mistake"])

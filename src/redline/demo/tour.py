@@ -25,6 +25,7 @@ from redline.demo.runner import DemoEndpoints, DemoSystem
 __all__ = ["DEMO_ENV", "Step", "Tour", "demo_config", "run_tour"]
 
 DEMO_ENV = "demo"
+FAULT_SLOW_QUERY = "400ms"  # over the items check's max_latency (300ms), under its timeout
 _JOB_DEADLINE = 15.0
 
 
@@ -108,7 +109,7 @@ services:
         http:
           {{url: "${{API_URL}}/health", status: 200, max_latency: 250ms, contains: '"status":"ok"'}}
       - name: items
-        http: {{url: "${{API_URL}}/items?limit=5", status: 200, max_latency: 500ms}}
+        http: {{url: "${{API_URL}}/items?limit=5", status: 200, max_latency: 300ms}}
   worker:
     kind: worker
     depends_on: [db]
@@ -241,6 +242,7 @@ def _steps(tour: Tour, on_step: Callable[[Step], None] | None) -> None:
         _http_steps(
             tour, client, api, worker_health.value if worker_health else "", token, metrics, done
         )
+        _validation_steps(tour, loaded, client, api, token, done)
     _store_step(tour, loaded, metrics, done)
     tour.sample_mistake = _sample_mistake(path, environ)
 
@@ -305,6 +307,44 @@ def _http_steps(
         step.detail = (
             f"GET /admin/knobs with DEMO_ADMIN_TOKEN from the secrets file -> {r.status_code}"
         )
+    done()
+
+
+def _validation_steps(
+    tour: Tour,
+    loaded: Any,
+    client: httpx.Client,
+    api: str,
+    token: str,
+    done: Callable[[], None],
+) -> None:
+    """Validate the healthy system, then slow its database and show the validator catch it."""
+    from redline.validation import DeploymentValidator
+
+    validator = DeploymentValidator(loaded, DEMO_ENV)
+    with _timed(tour.steps, "validate") as step:
+        report = validator.run()
+        step.outcome = "ok" if report.exit_code == 0 else "fail"
+        step.detail = f"{len(report.verdicts)} checks, exit {report.exit_code}" + "".join(
+            f"; {v.id}: {v.status} {v.reason}" for v in report.verdicts if v.status != "ok"
+        )
+    done()
+    admin = {"Authorization": f"Bearer {token}"}
+    with _timed(tour.steps, "fault: slow database") as step:
+        client.post(f"{api}/admin/knobs", json={"slow_query": FAULT_SLOW_QUERY}, headers=admin)
+        try:
+            faulty = validator.run()
+        finally:
+            client.post(f"{api}/admin/knobs", json={"slow_query": "0"}, headers=admin)
+        caught = [v for v in faulty.verdicts if v.counts]
+        step.outcome = "ok" if faulty.exit_code == 1 and caught else "fail"
+        step.detail = (
+            f"database slowed by {FAULT_SLOW_QUERY}; validate exit {faulty.exit_code}: "
+            + "; ".join(f"{v.id} {v.status}: {v.reason}" for v in caught)
+            if caught
+            else f"the validator missed the slow database (exit {faulty.exit_code})"
+        )
+        step.data["caught"] = [v.to_dict() for v in caught]
     done()
 
 
