@@ -193,9 +193,9 @@ def test_a_config_without_environments_is_held_to_the_contract(
         project: p
         variables:
           DATABASE_URL: {type: dsn, required: true}
-          WORKERS: {type: int, default: abc}
+          WORKERS: {type: int, default: 4}
     """)
-    r = cli("env", "check")
+    r = cli("env", "check", env={"WORKERS": "abc"})
     assert r.code == 1
     assert "DATABASE_URL is required but has no value" in r.err
     assert "WORKERS must be int" in r.err
