@@ -4,7 +4,9 @@ Accepts what docker compose and python-dotenv accept (``KEY=value``,
 ``export KEY=value``, ``'single'`` literal and ``"double"`` quoted values with
 escapes and several lines, ``# comments``) and reports, with ``file:line``, what
 they silently let through: a key set twice, a key without ``=``, a quote that
-is never closed or text after a closing quote.
+is never closed or text after a closing quote. A leading byte-order mark is
+skipped; lines end with LF, CRLF or CR (as in python-dotenv), so a value may
+hold any other character, U+2028 included.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from redline.config.diagnostics import Diagnostic
 __all__ = ["EnvEntry", "parse_dotenv"]
 
 _KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]*")
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")
 _ESCAPES = {"n": "\n", "t": "\t", "r": "\r", '"': '"', "\\": "\\", "$": "$"}
 
 
@@ -32,7 +35,7 @@ def parse_dotenv(text: str, file: str) -> tuple[dict[str, EnvEntry], list[Diagno
     """Entries by key (the last one wins, as in every .env reader) and the problems found."""
     entries: dict[str, EnvEntry] = {}
     diags: list[Diagnostic] = []
-    lines = text.splitlines()
+    lines = _LINE_BREAK.split(text.removeprefix("\ufeff"))
     i = 0
     while i < len(lines):
         lineno = i + 1
@@ -96,12 +99,15 @@ def parse_dotenv(text: str, file: str) -> tuple[dict[str, EnvEntry], list[Diagno
                 continue
             i = end_line
             if after.strip() and not after.lstrip().startswith("#"):
+                # The closing quote may be lines below the opening one: point there.
+                last = lines[end_line - 1]
                 diag(
                     "env-bad-quoting",
                     f"text after the closing {quote} quote",
                     "put the whole value inside the quotes, or start a comment with ' #'",
-                    value_col,
+                    len(last) - len(after.lstrip()) + 1,
                     end_line,
+                    last,
                 )
                 continue
         else:

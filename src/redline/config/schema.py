@@ -17,10 +17,12 @@ from pydantic import (
     ConfigDict,
     Field,
     PlainSerializer,
+    ValidationInfo,
     WithJsonSchema,
     field_validator,
     model_validator,
 )
+from pydantic.json_schema import SkipJsonSchema
 from pydantic_core import PydanticCustomError
 
 from redline.units import format_duration, parse_duration, parse_rate, parse_size
@@ -60,14 +62,18 @@ def _unit(parse: Any, kind: str) -> Any:
     return validate
 
 
+# What parse_duration reads: parts such as 1h30m, or a bare 0.
+_DURATION_PATTERN = r"^\s*(0(\.0)?|(\d+(\.\d+)?(us|µs|ms|s|m|h|d|w))+)\s*$"
 Duration = Annotated[
     float,
     BeforeValidator(_unit(parse_duration, "duration")),
     PlainSerializer(format_duration, return_type=str, when_used="json"),
     WithJsonSchema(
         {
-            "type": "string",
-            "pattern": r"^(\d+(\.\d+)?(us|ms|s|m|h|d|w))+$|^0$",
+            "anyOf": [
+                {"type": "string", "pattern": _DURATION_PATTERN},
+                {"const": 0},
+            ],
             "examples": ["250ms", "30s", "5m", "28d"],
         }
     ),
@@ -79,7 +85,8 @@ Rate = Annotated[
     WithJsonSchema(
         {
             "type": "string",
-            "pattern": r"^\d+(\.\d+)?/\d*(ms|s|m|h|d)$",
+            # What parse_rate reads; a zero period (5/0s) is left to it to refuse.
+            "pattern": r"^\s*\d+(\.\d+)?\s*/\s*\d*\s*(ms|sec|second|s|min|minute|m|hour|h|d)\s*$",
             "examples": ["200/s", "12000/m"],
         }
     ),
@@ -117,36 +124,78 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, coerce_numbers_to_str=True)
 
 
-def _status_codes(value: Any) -> Any:
-    """``200``, ``[200, 204]``, ``"2xx"`` or ``"200-299"`` -> a list of codes and ranges."""
-    items = value if isinstance(value, list) else [value]
-    out: list[tuple[int, int]] = []
-    for item in items:
-        text = str(item).strip().lower()
-        if re.fullmatch(r"[1-5]xx", text):
-            base = int(text[0]) * 100
-            out.append((base, base + 99))
-        elif m := re.fullmatch(r"(\d{3})\s*-\s*(\d{3})", text):
-            out.append((int(m.group(1)), int(m.group(2))))
-        elif re.fullmatch(r"\d{3}", text):
-            out.append((int(text), int(text)))
+_VARIABLE_TEXT = {"type": "string", "pattern": r"\$\{"}
+_META = ("title", "description", "default", "examples")
+
+
+def _allow_variables(schema: dict[str, Any]) -> None:
+    """Let each scalar key also be a ``${VAR}`` string, as the loader expands them first."""
+    for name, prop in schema.get("properties", {}).items():
+        if _takes_any_text(prop) or "$ref" in prop or prop.get("type") in ("array", "object"):
+            continue
+        members = prop.get("anyOf")
+        if isinstance(members, list):
+            # Flatten `Duration | None` (an anyOf inside an anyOf) while adding the variable.
+            prop["anyOf"] = [*_flat(members), _VARIABLE_TEXT]
+            continue
+        core = {k: v for k, v in prop.items() if k not in _META}
+        meta = {k: v for k, v in prop.items() if k in _META}
+        schema["properties"][name] = {**meta, "anyOf": [core, _VARIABLE_TEXT]}
+
+
+def _flat(members: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    out = []
+    for member in members:
+        if "anyOf" in member and set(member) <= {"anyOf", *_META}:
+            out.extend(_flat(member["anyOf"]))
         else:
-            raise PydanticCustomError(
-                "bad_status",
-                "'{v}' is not a status: write 200, [200, 204], 2xx or 200-299",
-                {"v": item},
-            )
+            out.append(member)
     return out
 
 
-class HttpCheck(_Model):
+def _takes_any_text(prop: dict[str, Any]) -> bool:
+    if not prop:
+        return True  # Any
+    types = prop.get("type")
+    if types == "string" or (isinstance(types, list) and "string" in types):
+        return not any(k in prop for k in ("pattern", "enum", "const", "format"))
+    return any(_takes_any_text(m) for m in prop.get("anyOf", []))
+
+
+class _Interpolated(_Model):
+    """A section under ``services:``, where any value may come from a ``${VAR}``."""
+
+    model_config = ConfigDict(json_schema_extra=_allow_variables)
+
+
+def _status_list(value: Any) -> Any:
+    return value if isinstance(value, list) else [value]
+
+
+def _status_code(item: Any) -> tuple[int, int]:
+    """``200``, ``"2xx"`` or ``"200-299"`` -> the range of codes it allows."""
+    text = str(item).strip().lower()
+    if re.fullmatch(r"[1-5]xx", text):
+        base = int(text[0]) * 100
+        return (base, base + 99)
+    if m := re.fullmatch(r"(\d{3})\s*-\s*(\d{3})", text):
+        return (int(m.group(1)), int(m.group(2)))
+    if re.fullmatch(r"\d{3}", text):
+        return (int(text), int(text))
+    raise PydanticCustomError(
+        "bad_status", "'{v}' is not a status: write 200, [200, 204], 2xx or 200-299", {"v": item}
+    )
+
+
+class HttpCheck(_Interpolated):
     """An HTTP(S) request and what its response must be."""
 
     url: str
     method: str = "GET"
+    # Item by item, so each bad code of a list is reported at its own place.
     status: Annotated[
-        list[tuple[int, int]],
-        BeforeValidator(_status_codes),
+        list[Annotated[tuple[int, int], BeforeValidator(_status_code)]],
+        BeforeValidator(_status_list),
         WithJsonSchema(
             {"type": ["integer", "string", "array"], "examples": [200, "2xx", [200, 204]]}
         ),
@@ -164,7 +213,7 @@ class HttpCheck(_Model):
     verify_tls: bool = True
 
 
-class TcpCheck(_Model):
+class TcpCheck(_Interpolated):
     """A TCP connect, optionally sending bytes and expecting a reply."""
 
     host: str
@@ -173,7 +222,7 @@ class TcpCheck(_Model):
     expect: str | None = None
 
 
-class DnsCheck(_Model):
+class DnsCheck(_Interpolated):
     """A DNS lookup and the answers it must give."""
 
     name: str
@@ -182,7 +231,7 @@ class DnsCheck(_Model):
     server: str | None = None
 
 
-class PostgresCheck(_Model):
+class PostgresCheck(_Interpolated):
     """A PostgreSQL connection and query."""
 
     dsn: str
@@ -191,14 +240,14 @@ class PostgresCheck(_Model):
     schema_revision: str | None = None
 
 
-class RedisCheck(_Model):
+class RedisCheck(_Interpolated):
     """A Redis PING, optionally with ``INFO`` field conditions."""
 
     url: str
     info: dict[str, str] = Field(default_factory=dict)
 
 
-class CommandCheck(_Model):
+class CommandCheck(_Interpolated):
     """A local command, its exit code and output."""
 
     run: str
@@ -207,7 +256,7 @@ class CommandCheck(_Model):
     cwd: str | None = None
 
 
-class Waiver(_Model):
+class Waiver(_Interpolated):
     """Lets a known failing check pass until ``until``, for a stated reason."""
 
     reason: str = Field(min_length=1)
@@ -229,9 +278,10 @@ class Waiver(_Model):
 
 
 PROTOCOLS = ("http", "tcp", "dns", "postgres", "redis", "command")
+_PLUGINS = "\x00plugins"
 
 
-class Check(_Model):
+class Check(_Interpolated):
     """One probe of a service: exactly one protocol key, plus how to judge and retry it."""
 
     name: str | None = Field(default=None, pattern=_NAME)
@@ -249,13 +299,17 @@ class Check(_Model):
     postgres: PostgresCheck | None = None
     redis: RedisCheck | None = None
     command: CommandCheck | None = None
-    # Protocols added by `redline.probes` entry points, by name, as written.
-    plugins: dict[str, dict[str, Any]] = Field(default_factory=dict, exclude=True)
+    # Protocols added by `redline.probes` entry points, by name, as written. Only
+    # `_plugin_keys` fills it: no YAML author writes a key starting with NUL, so a
+    # `plugins:` key in the file is an unknown key like any other.
+    plugins: SkipJsonSchema[dict[str, dict[str, Any]]] = Field(
+        default_factory=dict, exclude=True, validation_alias=_PLUGINS
+    )
 
     @model_validator(mode="before")
     @classmethod
     def _plugin_keys(cls, data: Any) -> Any:
-        if not isinstance(data, dict) or "plugins" in data:
+        if not isinstance(data, dict) or _PLUGINS in data:
             return data
         unknown = [k for k in data if k not in cls.model_fields]
         if not unknown:
@@ -266,7 +320,7 @@ class Check(_Model):
         plugins = {k: data[k] for k in unknown if k in installed and isinstance(data[k], dict)}
         if not plugins:
             return data
-        return {**{k: v for k, v in data.items() if k not in plugins}, "plugins": plugins}
+        return {**{k: v for k, v in data.items() if k not in plugins}, _PLUGINS: plugins}
 
     @model_validator(mode="after")
     def _one_protocol(self) -> Check:
@@ -292,7 +346,7 @@ class Check(_Model):
         return self.plugins[protocol] if protocol in self.plugins else getattr(self, protocol)
 
 
-class Service(_Model):
+class Service(_Interpolated):
     """Something deployed: its kind, what it depends on, and its checks."""
 
     kind: str = "service"
@@ -325,13 +379,46 @@ class Variable(_Model):
     type: VariableType = "str"
     required: bool = False
     required_in: list[str] = Field(default_factory=list)
-    default: ScalarText | None = None
     min: float | None = None
     max: float | None = None
     pattern: str | None = None
     values: list[str] = Field(default_factory=list)
     secret: bool = False
+    # After the keys it is checked against (validation reads them in this order).
+    default: ScalarText | None = None
     description: str | None = None
+
+    @field_validator("max")
+    @classmethod
+    def _range(cls, value: float | None, info: ValidationInfo) -> float | None:
+        low = info.data.get("min")
+        if value is not None and low is not None and low > value:
+            raise PydanticCustomError(
+                "bad_range",
+                "min {min} is more than max {max}",
+                {"min": f"{low:g}", "max": f"{value:g}"},
+            )
+        return value
+
+    @field_validator("default")
+    @classmethod
+    def _default_type(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is None or "type" not in info.data:
+            return value
+        from redline.environment import type_error
+
+        if info.data["type"] == "enum" and not info.data.get("values"):
+            return value  # reported as a missing `values:`
+        spec = Variable(type=info.data["type"], values=info.data.get("values", []))
+        reason = type_error(spec, value)
+        if reason is None:
+            return value
+        shown = "the default" if info.data.get("secret") else f"the default '{value}'"
+        raise PydanticCustomError(
+            "bad_default",
+            "{shown} is not a valid {type}: {reason}",
+            {"shown": shown, "type": spec.type, "reason": reason},
+        )
 
     @field_validator("pattern")
     @classmethod
@@ -373,6 +460,10 @@ class SecretsConfig(_Model):
 
 class Config(_Model):
     """The whole of ``redline.yaml``."""
+
+    # Top-level `x-` keys hold YAML anchors for reuse (as in docker compose); the loader
+    # leaves them out, and the JSON Schema allows them.
+    model_config = ConfigDict(json_schema_extra={"patternProperties": {"^x-": {}}})
 
     project: str = Field(min_length=1)
     store: str | None = None

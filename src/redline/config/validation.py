@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 import types
 import typing
@@ -12,7 +13,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ValidationError
 
 from redline.config.diagnostics import Diagnostic
-from redline.config.source import Path, SourceMap
+from redline.config.source import Mark, Path, SourceMap
 
 __all__ = ["allowed_keys", "validate_model"]
 
@@ -41,6 +42,30 @@ _TYPE_WORDS = {
     "bool_parsing": "true or false",
     "bool_type": "true or false",
 }
+_TYPE_HINTS = {
+    "dict_type": "write key: value pairs indented under this key",
+    "model_type": "write key: value pairs indented under this key",
+    "model_attributes_type": "write key: value pairs indented under this key",
+    "list_type": "write a list: [a, b], or one '- item' per line",
+    "string_type": "write text here",
+    "int_type": "write a whole number, e.g. 5432",
+    "int_parsing": "write a whole number, e.g. 5432",
+    "float_type": "write a number, e.g. 0.5",
+    "float_parsing": "write a number, e.g. 0.5",
+    "bool_type": "write true or false",
+    "bool_parsing": "write true or false",
+}
+# Hints for the schema's own errors; their messages already say what is wrong.
+_CUSTOM_HINTS = {
+    "bad_status": "write 200, [200, 204], 2xx or 200-299",
+    "bad_date": "write the date as YYYY-MM-DD, e.g. 2025-06-30",
+    "bad_var_name": "use letters, digits and _, not starting with a digit",
+    "bad_pattern": "fix the regular expression (Python syntax); quote it in single quotes",
+    "enum_values": "add `values: [a, b]` listing what the variable may be",
+    "bad_range": "make min less than or equal to max",
+    "bad_default": "change the default, or the variable's type",
+}
+_BOOL_TRAP = "YAML reads yes/no/on/off/true/false as booleans"
 
 
 def validate_model(
@@ -56,7 +81,7 @@ def validate_model(
     except ValidationError as exc:
         diags: dict[tuple[str, str], Diagnostic] = {}
         for err in exc.errors(include_url=False):
-            d = _diagnostic(model, err, smap, display, interpolated or set())
+            d = _diagnostic(model, err, data, smap, display, interpolated or set())
             # A union reports once per member; one place, one rule is one problem.
             diags.setdefault((d.path, d.rule), d)
         return None, list(diags.values())
@@ -65,11 +90,14 @@ def validate_model(
 def _diagnostic(
     model: type[BaseModel],
     err: Any,
+    data: Any,
     smap: SourceMap,
     display: Callable[[Path], str],
     interpolated: set[Path],
 ) -> Diagnostic:
     loc: Path = tuple(p for p in err["loc"] if p != "[key]")
+    if loc and isinstance(loc[-1], int) and not isinstance(_at(data, loc[:-1]), list):
+        loc = loc[:-1]  # a validator made a list of one value (`status: 200`): point at it
     kind: str = err["type"]
     ctx = err.get("ctx") or {}
     message: str = err["msg"]
@@ -89,7 +117,7 @@ def _diagnostic(
         rule = "missing-key"
         mark = smap.key(loc[:-1])
         message = f"missing required key '{loc[-1]}'"
-        hint = f"add `{loc[-1]}:` here"
+        hint = f"add `{loc[-1]}:` here" if loc[:-1] else f"add `{loc[-1]}:` at the top of the file"
     else:
         mark = smap.value(loc)
         if kind in _UNIT_RULES:
@@ -103,11 +131,12 @@ def _diagnostic(
             mark = smap.key(loc)
         elif kind.endswith(_WRONG_TYPE_SUFFIXES):
             rule = "wrong-type"
-            want = _TYPE_WORDS.get(kind)
-            if want:
-                message = f"expected {want}, got {_describe(err.get('input'), loc in interpolated)}"
+            message, hint = _wrong_type(
+                kind, err.get("input"), message, smap, mark, loc, loc in interpolated
+            )
         else:
             rule = "invalid-value"
+            hint = _CUSTOM_HINTS.get(kind, "")
         shown = _describe(err.get("input"), loc in interpolated)
         if kind == "literal_error" and "expected" in ctx:
             message = f"{shown} is not one of the allowed values"
@@ -124,7 +153,50 @@ def _diagnostic(
             hint = "use letters, digits, '.', '_' and '-'"
         elif rule == "bad-duration":
             hint = "durations read 250ms, 30s, 5m, 2h, 28d; rates 200/s, 12000/m; sizes 10MB, 64KiB"
+        if not hint:
+            hint = "see docs/configuration.md for what this key accepts"
+    if mark is None and smap.lines:
+        # Nothing was written at all (an empty file): the top of the file is where to add it.
+        mark = Mark(next(iter(smap.lines)), 1, 1)
     return smap.diagnostic(rule, message, mark, display(loc), hint)
+
+
+def _wrong_type(
+    kind: str,
+    value: Any,
+    message: str,
+    smap: SourceMap,
+    mark: Mark | None,
+    loc: Path,
+    interpolated: bool,
+) -> tuple[str, str]:
+    """The message and hint for a value of the wrong type, naming YAML's implicit types."""
+    want = _TYPE_WORDS.get(kind)
+    hint = _TYPE_HINTS.get(kind, "see docs/configuration.md for what this key accepts")
+    if not want:
+        return message, hint
+    got = _describe(value, interpolated)
+    if interpolated:
+        return f"expected {want}, got {got}", f"the variable's value must be {want}"
+    if isinstance(value, bool):
+        got += f" ({_BOOL_TRAP})"
+    if isinstance(value, (dict, list)) and kind not in {"list_type", "dict_type", "model_type"}:
+        hint = f"write one value here, not {got}"
+    elif value is None:
+        hint = f"write a value after `{loc[-1]}:`, or remove the key" if loc else hint
+    elif kind == "string_type" and isinstance(value, (bool, dt.date, dt.time, int, float)):
+        hint = f"quote it: '{_written(smap, mark, value)}'"
+    return f"expected {want}, got {got}", hint
+
+
+def _written(smap: SourceMap, mark: Mark | None, value: Any) -> str:
+    """A plain scalar as it was written (``yes``, ``2024-01-01``), for a quoting hint."""
+    line = smap.source_line(mark)[mark.col - 1 :] if mark else ""
+    if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
+        return value.isoformat()
+    pattern = r"[A-Za-z]+" if isinstance(value, bool) else r"[^\s,\[\]{}#]+(?: [^\s,\[\]{}#]+)*"
+    written = re.match(pattern, line)
+    return written.group(0) if written else str(value)
 
 
 def _describe(value: Any, interpolated: bool) -> str:
@@ -135,9 +207,31 @@ def _describe(value: Any, interpolated: bool) -> str:
     if value is None:
         return "nothing (null)"
     if interpolated:
-        return f"a {type(value).__name__} from a ${{VAR}}"
+        return "text from a ${VAR}"  # interpolation always yields text
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, dt.datetime):
+        return "a date and time"
+    if isinstance(value, dt.date):
+        return "a date"
+    if isinstance(value, bytes):
+        return "binary data (!!binary)"
+    if not isinstance(value, (str, int, float)):
+        return "a value of another type"
     text = repr(value)
     return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _at(data: Any, loc: Path) -> Any:
+    """The value at ``loc`` in ``data`` (None where there is none)."""
+    for part in loc:
+        if isinstance(data, dict):
+            data = data.get(part)
+        elif isinstance(data, list) and isinstance(part, int) and 0 <= part < len(data):
+            data = data[part]
+        else:
+            return None
+    return data
 
 
 def allowed_keys(model: type[BaseModel], loc: Path) -> list[str]:
@@ -146,7 +240,7 @@ def allowed_keys(model: type[BaseModel], loc: Path) -> list[str]:
     for part in loc:
         current = _unwrap(current)
         if isinstance(current, type) and issubclass(current, BaseModel):
-            field = current.model_fields.get(str(part))
+            field = _written_fields(current).get(str(part))
             if field is None:
                 return []
             current = field.annotation
@@ -159,8 +253,19 @@ def allowed_keys(model: type[BaseModel], loc: Path) -> list[str]:
             return []
     current = _unwrap(current)
     if isinstance(current, type) and issubclass(current, BaseModel):
-        return list(current.model_fields)
+        return list(_written_fields(current))
     return []
+
+
+def _written_fields(model: type[BaseModel]) -> dict[str, Any]:
+    """A model's fields by the key a YAML author writes (internal fields left out)."""
+    out = {}
+    for name, info in model.model_fields.items():
+        alias = info.validation_alias
+        key = alias if isinstance(alias, str) else name
+        if not key.startswith("\x00"):
+            out[key] = info
+    return out
 
 
 def _unwrap(tp: Any) -> Any:
