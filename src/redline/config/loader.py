@@ -13,6 +13,7 @@ reported once and one that only some have names them.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import gc
 import os
 from collections.abc import Callable, Mapping
@@ -23,7 +24,7 @@ from typing import Any
 from redline._errors import ConfigInvalidError, ConfigNotFoundError, UnknownEnvironmentError
 from redline.config import checks as semantic
 from redline.config.diagnostics import Diagnostic, sort_key
-from redline.config.interpolate import expand
+from redline.config.interpolate import Problem, expand
 from redline.config.schema import Config, SecretsConfig
 from redline.config.source import Mark, SourceMap, format_path, load_yaml
 from redline.config.source import Path as DataPath
@@ -428,7 +429,7 @@ def _interpolate(one: _Pass, lookup: Callable[[str], str | None], diags: list[Di
             if out != value:
                 one.interpolated.add(path)
             for p in problems:
-                diags.append(_interp_diag(one, path, p.kind, p.name, p.message))
+                diags.append(_interp_diag(one, path, p, value))
             return out
         return value
 
@@ -442,8 +443,11 @@ def _interpolate(one: _Pass, lookup: Callable[[str], str | None], diags: list[Di
             one.data[key] = walk(one.data[key], (key,))
 
 
-def _interp_diag(one: _Pass, path: DataPath, kind: str, name: str, message: str) -> Diagnostic:
+def _interp_diag(one: _Pass, path: DataPath, problem: Problem, value: str) -> Diagnostic:
+    kind, name, message = problem.kind, problem.name, problem.message
     mark = one.smap.value(path)
+    if mark is not None:  # point at the `${` itself, not the start of the string
+        mark = dataclasses.replace(mark, col=one.smap.column_of(mark, value, problem.offset))
     rule = {"malformed": "bad-interpolation"}.get(kind, "undefined-variable")
     if kind == "undefined":
         hint = (
