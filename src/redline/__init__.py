@@ -21,9 +21,12 @@ _LAZY: dict[str, str] = {
     "ConfigNotFoundError": "redline._errors",
     "DemoError": "redline._errors",
     "DemoSystem": "redline.demo",
+    "DeploymentValidator": "redline.validation",
     "Diagnostic": "redline.config.diagnostics",
     "EnvContractError": "redline._errors",
     "EnvironmentManager": "redline.environment",
+    "HealthCheckResult": "redline.probes",
+    "HealthChecker": "redline.health",
     "LoadedConfig": "redline.config.loader",
     "RedlineError": "redline._errors",
     "Redactor": "redline.redact",
@@ -32,6 +35,8 @@ _LAZY: dict[str, str] = {
     "SecretsKeyError": "redline._errors",
     "SecretsTamperedError": "redline._errors",
     "Store": "redline.store",
+    "UsageError": "redline._errors",
+    "ValidationReport": "redline.validation",
     "StoreError": "redline._errors",
     "StoreSchemaError": "redline._errors",
     "StoreUnavailableError": "redline._errors",
@@ -49,9 +54,12 @@ __all__ = [
     "ConfigNotFoundError",
     "DemoError",
     "DemoSystem",
+    "DeploymentValidator",
     "Diagnostic",
     "EnvContractError",
     "EnvironmentManager",
+    "HealthCheckResult",
+    "HealthChecker",
     "LoadedConfig",
     "Redactor",
     "RedlineError",
@@ -63,6 +71,8 @@ __all__ = [
     "StoreError",
     "StoreSchemaError",
     "StoreUnavailableError",
+    "UsageError",
+    "ValidationReport",
     "__version__",
     "load_config",
     "open_store",
@@ -85,16 +95,20 @@ if TYPE_CHECKING:
         StoreError,
         StoreSchemaError,
         StoreUnavailableError,
+        UsageError,
     )
     from redline.config.diagnostics import Diagnostic
     from redline.config.loader import LoadedConfig, load_config
     from redline.config.schema import Config
     from redline.demo import DemoSystem
     from redline.environment import EnvironmentManager
+    from redline.health import HealthChecker
+    from redline.probes import HealthCheckResult
     from redline.redact import Redactor
     from redline.secrets import SecretsFile
     from redline.store import Store, open_store
     from redline.units import parse_duration, parse_rate, parse_size
+    from redline.validation import DeploymentValidator, ValidationReport
 
 
 def __getattr__(name: str) -> Any:
