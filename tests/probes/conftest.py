@@ -39,6 +39,18 @@ JSON_DOC: dict[str, Any] = {
 }
 
 
+class _Tracked(asyncio.StreamReaderProtocol):
+    """Remembers every accepted connection, so shutdown can close even unserved ones."""
+
+    def __init__(self, transports: set[asyncio.BaseTransport], handler: Handler) -> None:
+        super().__init__(asyncio.StreamReader(limit=2**16), handler)
+        self._transports = transports
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self._transports.add(transport)
+        super().connection_made(transport)
+
+
 class LoopThread:
     """An asyncio loop in a daemon thread that serves handlers until ``close()``."""
 
@@ -47,6 +59,7 @@ class LoopThread:
         # Clients in these tests hang up mid-handshake on purpose; nothing to log.
         self.loop.set_exception_handler(lambda loop, context: None)
         self._servers: list[asyncio.Server] = []
+        self._transports: set[asyncio.BaseTransport] = set()
         self._thread = threading.Thread(target=self.loop.run_forever, daemon=True)
         self._thread.start()
 
@@ -57,8 +70,13 @@ class LoopThread:
         return asyncio.run_coroutine_threadsafe(wrap(), self.loop).result(timeout=10)
 
     def serve(self, handler: Handler, tls: ssl.SSLContext | None = None) -> int:
+        """Serve ``handler`` on a fresh port (TLS is started per connection, server side)."""
+
+        def protocol() -> _Tracked:
+            return _Tracked(self._transports, _guarded(handler, tls))
+
         async def start() -> asyncio.Server:
-            return await asyncio.start_server(_guarded(handler), "127.0.0.1", 0, ssl=tls)
+            return await self.loop.create_server(protocol, "127.0.0.1", 0)
 
         server: asyncio.Server = self.call(start())
         self._servers.append(server)
@@ -66,12 +84,24 @@ class LoopThread:
 
     def close(self) -> None:
         async def shutdown() -> None:
+            # A connection accepted a moment ago is still being set up by asyncio, which
+            # leaks its socket if the server closes first: let that finish, then close
+            # in the same step (so no accept can slip in between).
+            while accepting := [
+                t
+                for t in asyncio.all_tasks()
+                if "_accept_connection" in getattr(t.get_coro(), "__qualname__", "")
+            ]:
+                await asyncio.wait(accepting, timeout=5)
             for server in self._servers:
                 server.close()
             tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
+            for transport in self._transports:
+                transport.abort()  # type: ignore[attr-defined]
+            await asyncio.sleep(0)  # let the aborts close their sockets
 
         self.call(shutdown())
         self.loop.call_soon_threadsafe(self.loop.stop)
@@ -79,9 +109,11 @@ class LoopThread:
         self.loop.close()
 
 
-def _guarded(handler: Handler) -> Handler:
+def _guarded(handler: Handler, tls: ssl.SSLContext | None) -> Handler:
     async def run(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
+            if tls is not None:
+                await writer.start_tls(tls)
             await handler(reader, writer)
         except (ConnectionError, asyncio.IncompleteReadError, ssl.SSLError):
             pass

@@ -206,9 +206,7 @@ async def _spawn(command: str, cwd: str | None) -> tuple[asyncio.SubprocessTrans
         # started. Cancelling the start itself would wait for pipes a child may hold.
         await asyncio.wait([spawn], timeout=1.0)
         if spawn.done() and not spawn.cancelled() and spawn.exception() is None:
-            transport, _ = spawn.result()
-            _signal_group(transport.get_pid(), signal.SIGKILL)
-            transport.close()
+            await _end_group(*spawn.result())
         raise
 
 
