@@ -142,10 +142,10 @@ class EnvironmentManager:
         """
         loaded = self.loaded
         loaded.require_env(env)
-        secrets = loaded.secrets()
+        secrets = loaded.secrets() if loaded.has_secrets_file() else None
         args = (self.config, loaded.smap, loaded.base_dir, env, loaded.environ, secrets)
         problem: list[Diagnostic] = []
-        encrypted = env is not None and bool(secrets.names(env))
+        encrypted = env is not None and secrets is not None and bool(secrets.names(env))
         if decrypt and encrypted:
             try:
                 sources, diags = build_sources(*args, decrypt=True)

@@ -214,8 +214,8 @@ class DeploymentValidator:
         out: list[Diagnostic] = []
         if self.env is not None:
             out.extend(EnvironmentManager(self.loaded).check(self.env))
-        secrets = self.loaded.secrets()
-        if secrets.exists:
+        secrets = self.loaded.secrets() if self.loaded.has_secrets_file() else None
+        if secrets is not None:
             try:
                 problems = secrets.verify()
             except SecretsError as exc:

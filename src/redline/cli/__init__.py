@@ -7,6 +7,7 @@ Command groups live one per module and are imported only when used, so
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 from typing import Any
 
@@ -108,4 +109,20 @@ def main(argv: list[str] | None = None) -> Any:
     code = handle_errors(
         lambda: cli.main(args=args, prog_name="redline", standalone_mode=False), args
     )
+    if argv is None:
+        _exit_now(code)
     sys.exit(code)
+
+
+def _exit_now(code: int) -> None:
+    """Leave without tearing down every imported module: the command is done, its files and
+    connections are closed, and the teardown costs ~200 ms after `validate` (measured)."""
+    import logging
+
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except OSError:  # a closed pipe: nothing more can be said anyway
+        code = code or 1
+    logging.shutdown()
+    os._exit(code)

@@ -159,7 +159,13 @@ class LoadedConfig:
         self.require_env(env)
         base = self._base_model()
         return build_sources(
-            base, self.smap, self.base_dir, env, self.environ, self.secrets(), decrypt=decrypt
+            base,
+            self.smap,
+            self.base_dir,
+            env,
+            self.environ,
+            self.secrets() if self.has_secrets_file() else None,
+            decrypt=decrypt,
         )[0]
 
     def store_url(self, env: str | None = None, cli_value: str | None = None) -> str:
@@ -186,6 +192,10 @@ class LoadedConfig:
         from redline.secrets import secrets_for
 
         return secrets_for(self._base_model(), self.base_dir, self.environ)
+
+    def has_secrets_file(self) -> bool:
+        """Whether the config's secrets file exists (without importing the crypto stack)."""
+        return (self.base_dir / self._base_model().secrets.file).is_file()
 
     def resolved(self, env: str | None) -> dict[str, Any]:
         """The resolved config as plain data, secret values masked, for display."""
