@@ -14,8 +14,9 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass
+from typing import Any
 
-__all__ = ["Sample", "run", "summary"]
+__all__ = ["Sample", "cold_rows", "ms", "run", "summary"]
 
 # ru_maxrss is in kilobytes on Linux and the BSDs, in bytes on macOS.
 _RSS_UNIT = 1 if sys.platform == "darwin" else 1024
@@ -56,3 +57,25 @@ def summary(values: list[float]) -> dict[str, float]:
         "max": max(values),
         "n": len(values),
     }
+
+
+def ms(seconds: float) -> str:
+    """A duration in milliseconds, right-aligned for tables."""
+    return f"{seconds * 1000:7.1f} ms"
+
+
+def cold_rows(
+    labels: dict[str, str], walls: dict[str, Any], rss: dict[str, Any], width: int
+) -> list[str]:
+    """One table row per contender: median, min, max wall time and median peak RSS."""
+    rows = []
+    for name, label in labels.items():
+        if name not in walls:
+            continue
+        s = walls[name]
+        peak = rss.get(name, {}).get("median")
+        peak_text = f"{peak:8.1f} MB" if peak is not None else "       n/a"
+        rows.append(
+            f"  {label:<{width}} {ms(s['median'])} {ms(s['min'])} {ms(s['max'])}  {peak_text}"
+        )
+    return rows

@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import Any
 
 from _gen import generate
-from _proc import run, summary
+from _proc import cold_rows, ms, run, summary
 
 RATIO_TARGET = 1.5
 RSS_TARGET_MB = 50.0
@@ -160,10 +160,6 @@ def warm(file: str, repeat: int) -> dict[str, Any]:
     return figures
 
 
-def _ms(seconds: float) -> str:
-    return f"{seconds * 1000:7.1f} ms"
-
-
 def report(result: dict[str, Any]) -> str:
     c = result["cold"]
     w = c["wall_s"]
@@ -181,15 +177,7 @@ def report(result: dict[str, Any]) -> str:
         "config_check": "(b) python -m redline config check",
         "console_script": "(c) redline config check (script)",
     }
-    for name, label in labels.items():
-        if name not in w:
-            continue
-        s = w[name]
-        rss = c["peak_rss_mb"].get(name, {}).get("median")
-        rss_text = f"{rss:8.1f} MB" if rss is not None else "       n/a"
-        lines.append(
-            f"  {label:<34} {_ms(s['median'])} {_ms(s['min'])} {_ms(s['max'])}  {rss_text}"
-        )
+    lines += cold_rows(labels, w, c["peak_rss_mb"], 34)
     t = result["targets"]
     lines += [
         "",
@@ -218,7 +206,7 @@ def report(result: dict[str, Any]) -> str:
         ("check_config(), all environments", v["check_config_s"]["median"]),
         ("check_config(), gc disabled", v["check_config_gc_off_s"]["median"]),
     ]
-    lines += [f"  {label:<40} {_ms(value)}" for label, value in rows if value is not None]
+    lines += [f"  {label:<40} {ms(value)}" for label, value in rows if value is not None]
     if c["problems"]:
         lines += ["", "PROBLEMS (figures above may not mean what they say):"]
         lines += [f"  {p}" for p in c["problems"]]

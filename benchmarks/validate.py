@@ -54,7 +54,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from _proc import run, summary
+from _proc import cold_rows, ms, run, summary
 from http_checks import local_server
 
 DELTA_TARGET_MS = 100.0
@@ -367,10 +367,6 @@ def warm(file: str, workdir: str, repeat: int) -> dict[str, Any]:
     return out
 
 
-def _ms(seconds: float) -> str:
-    return f"{seconds * 1000:7.1f} ms"
-
-
 def report(result: dict[str, Any]) -> str:
     c = result["cold"]
     w = c["wall_s"]
@@ -389,15 +385,7 @@ def report(result: dict[str, Any]) -> str:
         "validate_fresh_store": "(b) on a new store (migrates)",
         "validate_no_store": "(c) redline validate --no-store",
     }
-    for name, label in labels.items():
-        if name not in w:
-            continue
-        s = w[name]
-        rss = c["peak_rss_mb"].get(name, {}).get("median")
-        rss_text = f"{rss:8.1f} MB" if rss is not None else "       n/a"
-        lines.append(
-            f"  {label:<38} {_ms(s['median'])} {_ms(s['min'])} {_ms(s['max'])}  {rss_text}"
-        )
+    lines += cold_rows(labels, w, c["peak_rss_mb"], 38)
     t = result["targets"]
     lines += [
         "",
@@ -469,7 +457,7 @@ def report(result: dict[str, Any]) -> str:
         ("open_store of a new SQLite file (migrate)", v["migrate_new_store_s"]["median"]),
     ]
     rows += [(f"{k} (warm median)", s["median"]) for k, s in v["warm_s"].items()]
-    lines += [f"  {label:<48} {_ms(value)}" for label, value in rows]
+    lines += [f"  {label:<48} {ms(value)}" for label, value in rows]
     slowest = sorted(v["check_latency_ms"].items(), key=lambda kv: -kv[1])[:4]
     lines.append("  slowest checks (warm): " + ", ".join(f"{k} {ms} ms" for k, ms in slowest))
     if c["problems"]:
