@@ -65,3 +65,16 @@ def test_sqlite_path_and_redaction() -> None:
     assert parse_store_url("sqlite:///:memory:").sqlite_path is None
     assert parse_store_url("postgresql://u:pw@h/db").sqlite_path is None
     assert parse_store_url("postgresql://u:pw@h/db").redacted == "postgresql://u:***@h/db"
+
+
+def test_a_malformed_url_of_a_known_scheme_says_what_is_wrong() -> None:
+    import pytest
+
+    from redline._errors import StoreUnavailableError
+    from redline.store.urls import parse_store_url
+
+    with pytest.raises(StoreUnavailableError) as info:
+        parse_store_url("postgresql://u:hunter22@127.0.0.1:notaport/x")
+    text = str(info.value)
+    assert "malformed URL (the port is not a number)" in text
+    assert "unsupported scheme" not in text and "hunter22" not in text

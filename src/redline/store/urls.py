@@ -123,7 +123,15 @@ def parse_store_url(url: str) -> StoreURL:
     )
     try:
         parsed = make_url(url)
-    except (ArgumentError, ValueError):
+    except (ArgumentError, ValueError) as exc:
+        if scheme in ("sqlite", "postgresql", "postgres"):
+            # A known scheme that does not parse: say what is wrong with it, not the scheme.
+            text = str(exc).splitlines()[0] if str(exc) else ""
+            reason = "the port is not a number" if "int()" in text else text or "does not parse"
+            raise StoreUnavailableError(
+                f"cannot open the store at {redact_url(url)}: malformed URL ({reason})",
+                hint=f"write it like {SUPPORTED_SCHEMES[1]}; {STORE_HINT}",
+            ) from None
         raise unsupported from None
     backend, _, driver = parsed.drivername.partition("+")
     if backend == "sqlite" and driver in ("", "pysqlite"):
