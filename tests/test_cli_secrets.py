@@ -544,3 +544,17 @@ def test_set_prompts_without_echo_on_a_terminal(project: Path) -> None:
     assert "value of TOKEN in ci" in out + err
     assert SENTINEL not in out + err
     assert run("secrets", "get", "TOKEN", "--env", "ci").out == SENTINEL + "\n"
+
+
+def test_set_warns_about_names_the_config_does_not_declare(project: Path) -> None:
+    (project / "redline.yaml").write_text(
+        "project: p\nenvironments: {staging: {}}\nvariables: {DB_PASSWORD: {secret: true}}\n"
+    )
+    assert run("secrets", "init").code == 0
+    typo = run("secrets", "set", "DB_PASSWROD", "--env", "stagign", input=SENTINEL)
+    assert typo.code == 0
+    assert "environment 'stagign' is not declared" in typo.err and "did you mean 'staging'" in typo.err
+    assert "did you mean 'DB_PASSWORD'" in typo.err
+    right = run("secrets", "set", "DB_PASSWORD", "--env", "staging", input=SENTINEL)
+    assert right.code == 0 and "warning" not in right.err
+    assert SENTINEL not in typo.text + right.text

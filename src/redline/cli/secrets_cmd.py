@@ -199,6 +199,41 @@ def _read_value(name: str, env: str) -> str:
     return value
 
 
+def _against_contract(ctx: click.Context, name: str, env: str) -> list[str]:
+    """Typos the config would catch: an undeclared environment or variable (warnings only:
+    the secrets commands work whatever state the rest of the config is in)."""
+    from difflib import get_close_matches
+
+    from redline._errors import RedlineError
+    from redline.config.loader import find_config, load_config
+
+    path = config_path(ctx)
+    if not (path or find_config().is_file()):
+        return []
+    try:
+        loaded = load_config(path)
+        variables = list(
+            loaded.config(
+                loaded.default_env() or next(iter(loaded.environment_names()), None)
+            ).variables
+        )
+    except RedlineError:
+        return []
+
+    def unknown(kind: str, value: str, known: list[str]) -> str:
+        close = get_close_matches(value, known, n=1)
+        hint = f"; did you mean '{close[0]}'?" if close else ""
+        return f"{kind} '{value}' is not declared in {loaded.path}{hint}"
+
+    out = []
+    envs = loaded.environment_names()
+    if envs and env not in envs:
+        out.append(unknown("environment", env, envs))
+    if variables and name not in variables:
+        out.append(unknown("variable", name, variables))
+    return out
+
+
 @secrets.command("set")
 @click.argument("name")
 @click.option("--env", "env", required=True, help="Environment the secret belongs to.")
@@ -209,6 +244,8 @@ def set_(ctx: click.Context, name: str, env: str, as_json: bool) -> int:
     """Encrypt the value read from stdin as NAME in ENV (prompts without echo on a terminal)."""
     sf, _, _ = _open(ctx)
     sf.unlock()  # before reading the value: a wrong key should not cost the user a paste
+    for warning in _against_contract(ctx, name, env):
+        echo(f"warning: {warning}", err=True)
     existed = name in sf.names(env)
     value = _read_value(name, env)
     sf.set(env, name, value)
