@@ -15,12 +15,11 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass, field
-from difflib import get_close_matches
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from redline._errors import SecretsError, SecretsKeyError
-from redline.config.diagnostics import Diagnostic
+from redline.config.diagnostics import Diagnostic, closest
 from redline.config.schema import Variable
 from redline.config.source import Mark
 from redline.config.variables import Layer, VariableSources, VarValue, build_sources
@@ -59,8 +58,8 @@ def type_error(spec: Variable, value: str) -> str | None:
             ):
                 return "expected a connection URL like postgresql://user@host:5432/db"
         elif kind == "enum" and value not in spec.values:
-            close = get_close_matches(value, spec.values, n=1)
-            suggestion = f" (did you mean '{close[0]}'?)" if close else ""
+            close = closest(value, spec.values)
+            suggestion = f" (did you mean '{close}'?)" if close else ""
             return f"expected one of {', '.join(spec.values)}{suggestion}"
         elif kind == "path" and "\x00" in value:
             return "a path cannot contain a NUL byte"
@@ -253,8 +252,8 @@ class EnvironmentManager:
             if not name.startswith(prefixes) or name in self.config.variables:
                 continue
             value = sources.lookup(name)
-            close = get_close_matches(name, declared, n=1, cutoff=0.7)
-            hint = f"did you mean '{close[0]}'?" if close else f"declare {name} under variables:"
+            close = closest(name, declared, cutoff=0.7)
+            hint = f"did you mean '{close}'?" if close else f"declare {name} under variables:"
             out.append(
                 self._diag(
                     "var-unknown",

@@ -67,10 +67,10 @@ class _LazyGroup(click.Group):
     ) -> tuple[str | None, click.Command | None, list[str]]:
         name = args[0] if args else ""
         if name and not name.startswith("-") and name not in _COMMANDS:
-            from difflib import get_close_matches
+            from redline.config.diagnostics import closest
 
-            close = get_close_matches(name, list(_COMMANDS), n=1)
-            hint = f" Did you mean '{close[0]}'?" if close else ""
+            close = closest(name, _COMMANDS)
+            hint = f" Did you mean '{close}'?" if close else ""
             raise click.UsageError(f"No such command '{name}'.{hint}", ctx)
         return super().resolve_command(ctx, args)
 

@@ -202,9 +202,8 @@ def _read_value(name: str, env: str) -> str:
 def _against_contract(ctx: click.Context, name: str, env: str) -> list[str]:
     """Typos the config would catch: an undeclared environment or variable (warnings only:
     the secrets commands work whatever state the rest of the config is in)."""
-    from difflib import get_close_matches
-
     from redline._errors import RedlineError
+    from redline.config.diagnostics import closest
     from redline.config.loader import find_config, load_config
 
     path = config_path(ctx)
@@ -221,8 +220,8 @@ def _against_contract(ctx: click.Context, name: str, env: str) -> list[str]:
         return []
 
     def unknown(kind: str, value: str, known: list[str]) -> str:
-        close = get_close_matches(value, known, n=1)
-        hint = f"; did you mean '{close[0]}'?" if close else ""
+        close = closest(value, known)
+        hint = f"; did you mean '{close}'?" if close else ""
         return f"{kind} '{value}' is not declared in {loaded.path}{hint}"
 
     out = []

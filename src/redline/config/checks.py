@@ -7,12 +7,11 @@ schema reports that), so one broken section never hides another's problems.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from difflib import get_close_matches
 from pathlib import Path as Path_
 from pathlib import PurePath
 from typing import Any
 
-from redline.config.diagnostics import Diagnostic
+from redline.config.diagnostics import Diagnostic, closest
 from redline.config.source import Path, SourceMap, format_path
 
 __all__ = ["check_env", "check_raw"]
@@ -33,9 +32,9 @@ def _diag(
 
 
 def _did_you_mean(name: str, choices: list[str]) -> str:
-    close = get_close_matches(name, choices, n=1, cutoff=0.6)
+    close = closest(name, choices)
     if close:
-        return f"did you mean '{close[0]}'?"
+        return f"did you mean '{close}'?"
     return f"known: {', '.join(sorted(choices))}" if choices else "none are declared"
 
 

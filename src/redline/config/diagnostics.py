@@ -12,7 +12,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Literal
 
-__all__ = ["RULES", "Diagnostic", "Rule", "render_github", "render_human", "render_json"]
+__all__ = ["RULES", "Diagnostic", "Rule", "closest", "render_github", "render_human", "render_json"]
 
 Severity = Literal["error", "warning"]
 
@@ -67,6 +67,14 @@ RULES: dict[str, Rule] = {
         Rule("RL300", "check-failed", "a check failed or could not measure (redline validate)"),
     )
 }
+
+
+def closest(value: str, choices: Iterable[str], cutoff: float = 0.6) -> str | None:
+    """The choice ``value`` most likely meant (for "did you mean"), or None."""
+    from difflib import get_close_matches
+
+    found = get_close_matches(value, list(choices), n=1, cutoff=cutoff)
+    return found[0] if found else None
 
 
 @dataclass(frozen=True)

@@ -230,7 +230,7 @@ def _store_of(model: Config, env: str | None) -> str | None:
 def _unknown_env(
     loaded: LoadedConfig, env: str | None, names: list[str]
 ) -> UnknownEnvironmentError:
-    from difflib import get_close_matches
+    from redline.config.diagnostics import closest
 
     mark = loaded.smap.key(("environments",)) or Mark(loaded.smap_file, 1, 1)
     if env is None:
@@ -240,8 +240,8 @@ def _unknown_env(
         hint = f"add --env {names[0]}"
     else:
         message = f"there is no environment '{env}'"
-        close = get_close_matches(env, names, n=1)
-        hint = f"did you mean '{close[0]}'?" if close else f"declared: {', '.join(names) or 'none'}"
+        close = closest(env, names)
+        hint = f"did you mean '{close}'?" if close else f"declared: {', '.join(names) or 'none'}"
     diag = loaded.smap.diagnostic("unknown-environment", message, mark, "environments", hint)
     return UnknownEnvironmentError([diag])
 

@@ -7,12 +7,11 @@ import re
 import types
 import typing
 from collections.abc import Callable
-from difflib import get_close_matches
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from redline.config.diagnostics import Diagnostic
+from redline.config.diagnostics import Diagnostic, closest
 from redline.config.source import Mark, Path, SourceMap
 
 __all__ = ["allowed_keys", "validate_model"]
@@ -108,9 +107,9 @@ def _diagnostic(
         name = str(loc[-1])
         allowed = allowed_keys(model, loc[:-1])
         message = f"unknown key '{name}'"
-        close = get_close_matches(name, allowed, n=1, cutoff=0.6)
+        close = closest(name, allowed)
         if close:
-            hint = f"did you mean '{close[0]}'?"
+            hint = f"did you mean '{close}'?"
         elif allowed:
             hint = "allowed here: " + ", ".join(sorted(allowed))
     elif kind == "missing":
@@ -141,8 +140,8 @@ def _diagnostic(
         if kind == "literal_error" and "expected" in ctx:
             message = f"{shown} is not one of the allowed values"
             options = re.findall(r"'([^']*)'", str(ctx["expected"]))
-            close = get_close_matches(str(err.get("input")), options, n=1, cutoff=0.5)
-            hint = f"did you mean '{close[0]}'? " if close else ""
+            close = closest(str(err.get("input")), options, cutoff=0.5)
+            hint = f"did you mean '{close}'? " if close else ""
             hint += f"use one of {ctx['expected']}"
         elif kind in _LIMITS and ctx:
             limit = next(iter(ctx.values()))

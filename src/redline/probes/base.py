@@ -18,6 +18,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
+from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
@@ -32,6 +33,7 @@ __all__ = [
     "ProbeFactory",
     "error",
     "fail",
+    "normalize_value",
     "ok",
     "run_check",
     "timeout_for",
@@ -215,3 +217,31 @@ def _os_reason(exc: OSError) -> str:
 def with_phases(measurement: Measurement, **phases: float) -> Measurement:
     """``measurement`` with these phase timings (seconds) added."""
     return replace(measurement, phases={**measurement.phases, **phases})
+
+
+def normalize_value(value: Any) -> str:
+    """``value`` as the text ``expect`` is compared with: numbers in one canonical form.
+
+    >>> normalize_value(Decimal("1.50")), normalize_value("1.5"), normalize_value(True)
+    ('1.5', '1.5', 'true')
+    """
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float | Decimal):
+        return _number(Decimal(str(value)))
+    text = str(value).strip()
+    try:
+        number = Decimal(text)
+    except InvalidOperation:
+        return text
+    return _number(number) if number.is_finite() else text
+
+
+def _number(value: Decimal) -> str:
+    if not value.is_finite():
+        return str(value)
+    if value == value.to_integral_value():
+        return str(int(value))
+    return format(value.normalize(), "f")

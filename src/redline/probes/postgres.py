@@ -30,17 +30,17 @@ import math
 import os
 import re
 import time
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from redline.probes.base import Measurement, error, fail, ok, with_phases
+from redline.probes.base import Measurement, error, fail, normalize_value, ok, with_phases
 
 if TYPE_CHECKING:
     import psycopg
 
     from redline.config.schema import PostgresCheck
 
-__all__ = ["PostgresProbe", "normalize_value"]
+__all__ = ["PostgresProbe"]
 
 _MARGIN = 0.05
 _REVISION_QUERY = "SELECT version_num FROM alembic_version"
@@ -163,34 +163,6 @@ class PostgresProbe:
                     **details,
                 )
         return ok(**details)
-
-
-def normalize_value(value: Any) -> str:
-    """``value`` as the text ``expect`` is compared with: numbers in one canonical form.
-
-    >>> normalize_value(Decimal("1.50")), normalize_value("1.5"), normalize_value(True)
-    ('1.5', '1.5', 'true')
-    """
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int | float | Decimal):
-        return _number(Decimal(str(value)))
-    text = str(value).strip()
-    try:
-        number = Decimal(text)
-    except InvalidOperation:
-        return text
-    return _number(number) if number.is_finite() else text
-
-
-def _number(value: Decimal) -> str:
-    if not value.is_finite():
-        return str(value)
-    if value == value.to_integral_value():
-        return str(int(value))
-    return format(value.normalize(), "f")
 
 
 def _show(value: Any) -> str:

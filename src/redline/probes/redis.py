@@ -30,8 +30,7 @@ import time
 from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from redline.probes.base import Measurement, error, fail, ok, with_phases
-from redline.probes.postgres import normalize_value
+from redline.probes.base import Measurement, error, fail, normalize_value, ok, with_phases
 
 if TYPE_CHECKING:
     from redline.config.schema import RedisCheck
