@@ -28,6 +28,7 @@ from redline.probes.base import HealthCheckResult, run_check
 if TYPE_CHECKING:
     from redline.config.loader import LoadedConfig
     from redline.config.schema import Check, Config
+    from redline.store import Store
 
 __all__ = [
     "CheckVerdict",
@@ -307,11 +308,16 @@ class DeploymentValidator:
         return base(status=result.outcome, reason=result.reason, result=result)
 
 
-def record_validation(store: Any, report: ValidationReport, **meta: Any) -> str:
-    """Record ``report`` as a ``validation`` run with its per-check latencies; the run id."""
+def record_validation(store: Store | str, report: ValidationReport, **meta: Any) -> str:
+    """Record ``report`` as a ``validation`` run with its per-check latencies; the run id.
+
+    ``store`` is an open :class:`~redline.store.Store` or a store URL; with a URL the
+    run is appended by :func:`~redline.store.append_run`, which skips SQLAlchemy for
+    a SQLite store already in use.
+    """
     import socket
 
-    from redline.store import MetricRecord
+    from redline.store.records import MetricRecord
 
     metrics = [
         MetricRecord(
@@ -324,22 +330,28 @@ def record_validation(store: Any, report: ValidationReport, **meta: Any) -> str:
         if v.result is not None
     ]
     finished = report.started_at + dt.timedelta(seconds=report.duration)
-    run_id: str = store.record_run(
-        kind="validation",
-        name=report.project,
-        environment=report.environment,
-        status=report.status,
-        started_at=report.started_at,
-        finished_at=finished,
-        host=meta.pop("host", None) or socket.gethostname(),
-        summary={
+    run: dict[str, Any] = {
+        "kind": "validation",
+        "name": report.project,
+        "environment": report.environment,
+        "status": report.status,
+        "started_at": report.started_at,
+        "finished_at": finished,
+        "host": meta.pop("host", None) or socket.gethostname(),
+        "summary": {
             "exit_code": report.exit_code,
             "checks": {v.id: v.status for v in report.verdicts},
             "rounds": report.rounds,
         },
-        metrics=metrics,
+        "metrics": metrics,
         **meta,
-    )
+    }
+    if isinstance(store, str):
+        from redline.store.append import append_run
+
+        run_id = append_run(store, **run)
+    else:
+        run_id = store.record_run(**run)
     report.run_id = run_id
     return run_id
 

@@ -25,6 +25,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from redline._errors import StoreError, StoreSchemaError, StoreUnavailableError
 from redline.redact import MASK
+from redline.store.constants import BUSY_TIMEOUT_MS
 from redline.store.urls import STORE_HINT, StoreURL
 
 __all__ = [
@@ -39,7 +40,6 @@ __all__ = [
     "utcnow",
 ]
 
-BUSY_TIMEOUT_MS = 5000
 # Execution option: this connection's next transaction writes (SQLite: BEGIN IMMEDIATE).
 WRITE_OPTION = "redline_write"
 

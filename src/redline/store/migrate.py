@@ -11,7 +11,8 @@ it) is refused without changing anything.
 
 Adding a migration: write ``migrations/versions/NNNN_what.py`` with
 ``down_revision`` set to the previous one, change ``tables.py`` to match, and
-set :data:`HEAD_REVISION` to the new revision (a test checks all three agree).
+set ``HEAD_REVISION`` in ``constants.py`` to the new revision (a test checks all three
+agree).
 """
 
 from __future__ import annotations
@@ -25,7 +26,8 @@ from sqlalchemy import exc
 from sqlalchemy.engine import Connection, Engine
 
 from redline._errors import StoreSchemaError
-from redline.store.connection import BUSY_TIMEOUT_MS, WRITE_OPTION, describe, unavailable
+from redline.store.connection import WRITE_OPTION, describe, unavailable
+from redline.store.constants import BUSY_TIMEOUT_MS, HEAD_REVISION, VERSION_TABLE
 from redline.store.urls import StoreURL
 
 if TYPE_CHECKING:
@@ -41,9 +43,7 @@ __all__ = [
     "upgrade_to_head",
 ]
 
-HEAD_REVISION: Final = "0001"
 MIGRATIONS_DIR: Final = Path(__file__).with_name("migrations")
-VERSION_TABLE: Final = "alembic_version"
 # pg_advisory_xact_lock key: "redline" in ASCII, a constant every redline agrees on.
 _PG_LOCK_KEY: Final = int.from_bytes(b"redline", "big")
 # Waiting for another process's migration is expected; give it time.

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Mapping
+import uuid
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final
@@ -32,7 +33,10 @@ __all__ = [
     "canonical_labels",
     "check_choice",
     "finite_or_infinite",
+    "histogram_rows",
     "json_document",
+    "metric_rows",
+    "run_row",
     "scrub",
     "utc",
 ]
@@ -188,3 +192,59 @@ class ReleaseRecord:
     reason: str | None
     config_snapshot: dict[str, Any] | None
     steps: list[dict[str, Any]] = field(default_factory=list)
+
+
+def run_row(
+    run_id: str | None,
+    kind: str,
+    name: str,
+    started_at: datetime,
+    status: str,
+    summary: Mapping[str, Any] | None,
+    now: datetime,
+    **meta: str | None,
+) -> dict[str, Any]:
+    """The ``runs`` row of a new run (``finished_at`` unset), checked and scrubbed."""
+    if not kind or not name:
+        raise ValueError("a run needs a kind and a name")
+    return {
+        "id": run_id or uuid.uuid4().hex,
+        "kind": kind,
+        "name": name,
+        **meta,
+        "started_at": utc(started_at, "started_at"),
+        "finished_at": None,
+        "status": status,
+        "summary": json_document(dict(summary or {}), "summary"),
+        "created_at": now,
+    }
+
+
+def metric_rows(run_id: str, metrics: Iterable[MetricRecord]) -> list[dict[str, Any]]:
+    """The ``run_metrics`` rows of a run."""
+    return [
+        {
+            "run_id": run_id,
+            "name": m.name,
+            "value": float(m.value),
+            "unit": m.unit,
+            "direction": m.direction,
+        }
+        for m in metrics
+    ]
+
+
+def histogram_rows(run_id: str, hists: Iterable[HistogramRecord]) -> list[dict[str, Any]]:
+    """The ``histograms`` rows of a run."""
+    return [
+        {
+            "run_id": run_id,
+            "name": h.name,
+            "encoded": h.encoded,
+            "lowest": h.lowest,
+            "highest": h.highest,
+            "significant_digits": h.significant_digits,
+            "count": h.count,
+        }
+        for h in hists
+    ]

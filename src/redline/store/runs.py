@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import fields
 from datetime import datetime
@@ -19,7 +18,10 @@ from redline.store.records import (
     MetricRecord,
     RunRecord,
     check_choice,
+    histogram_rows,
     json_document,
+    metric_rows,
+    run_row,
     utc,
 )
 
@@ -63,7 +65,7 @@ class RunsRepository(Repository):
         """
         check_choice("a recorded run's status", status, _FINAL_STATUSES)
         now = self._now()
-        row = self._run_row(
+        row = run_row(
             run_id,
             kind,
             name,
@@ -99,7 +101,7 @@ class RunsRepository(Repository):
     ) -> str:
         """Record that a run has begun (status ``running``); end it with :meth:`finish_run`."""
         now = self._now()
-        row = self._run_row(
+        row = run_row(
             run_id,
             kind,
             name,
@@ -207,31 +209,6 @@ class RunsRepository(Repository):
         with self._read() as conn:
             return [HistogramRecord(**row._mapping) for row in conn.execute(query)]
 
-    def _run_row(
-        self,
-        run_id: str | None,
-        kind: str,
-        name: str,
-        started_at: datetime,
-        status: str,
-        summary: Mapping[str, Any] | None,
-        now: datetime,
-        **meta: str | None,
-    ) -> dict[str, Any]:
-        if not kind or not name:
-            raise ValueError("a run needs a kind and a name")
-        return {
-            "id": run_id or uuid.uuid4().hex,
-            "kind": kind,
-            "name": name,
-            **meta,
-            "started_at": utc(started_at, "started_at"),
-            "finished_at": None,
-            "status": status,
-            "summary": json_document(dict(summary or {}), "summary"),
-            "created_at": now,
-        }
-
 
 def _insert_results(
     conn: Connection,
@@ -239,29 +216,7 @@ def _insert_results(
     metrics: Iterable[MetricRecord],
     hists: Iterable[HistogramRecord],
 ) -> None:
-    metric_rows = [
-        {
-            "run_id": run_id,
-            "name": m.name,
-            "value": float(m.value),
-            "unit": m.unit,
-            "direction": m.direction,
-        }
-        for m in metrics
-    ]
-    if metric_rows:
-        conn.execute(t.run_metrics.insert(), metric_rows)
-    histogram_rows = [
-        {
-            "run_id": run_id,
-            "name": h.name,
-            "encoded": h.encoded,
-            "lowest": h.lowest,
-            "highest": h.highest,
-            "significant_digits": h.significant_digits,
-            "count": h.count,
-        }
-        for h in hists
-    ]
-    if histogram_rows:
-        conn.execute(t.histograms.insert(), histogram_rows)
+    if rows := metric_rows(run_id, metrics):
+        conn.execute(t.run_metrics.insert(), rows)
+    if rows := histogram_rows(run_id, hists):
+        conn.execute(t.histograms.insert(), rows)

@@ -12,13 +12,13 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
-
-from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import ArgumentError
+from typing import TYPE_CHECKING, Literal
 
 from redline._errors import StoreUnavailableError
 from redline.redact import redact_url
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import URL
 
 __all__ = [
     "ENV_VAR",
@@ -115,6 +115,9 @@ def parse_store_url(url: str) -> StoreURL:
     ``postgresql://`` (and ``postgres://``) use psycopg 3; ``sqlite://`` uses the
     standard library's sqlite3.
     """
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
     scheme = url.split("://", 1)[0] if "://" in url else None
     what = f"unsupported scheme {scheme!r}" if scheme else "not a URL"
     unsupported = StoreUnavailableError(
