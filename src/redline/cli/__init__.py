@@ -42,6 +42,11 @@ _COMMANDS: dict[str, tuple[str, str, str]] = {
         "health",
         "Check continuously; serve a cached health endpoint.",
     ),
+    "load": (
+        "redline.cli.load_cmd",
+        "load",
+        "Load-test: a configured scenario, or one URL like wrk/hey.",
+    ),
     "demo": (
         "redline.cli.demo_cmd",
         "demo",

@@ -1,0 +1,576 @@
+"""The load engine of one process: executors, measurement and self-monitoring.
+
+:class:`Engine` runs one :class:`~redline.load.spec.LoadSpec` (or one worker's share
+of it) on the running event loop and returns a :class:`~redline.load.results.Part`.
+
+- **Open model** (arrival-rate executors): a 1 ms ticker starts every iteration
+  whose intended time has come. Latency counts from the *intended* time, so
+  time an iteration spends waiting for a connection, or in the generator's own
+  queue, is in the numbers (no coordinated omission). Connections grow up to
+  ``max_connections``; beyond that iterations queue (``max_queue``), then drop.
+- **Closed model** (VU executors): each VU sends on its own connection and sends
+  the next request from inside the previous response's callback.
+- Every second the engine flushes its latencies into per-interval HDR histograms,
+  and watches itself: CPU over 85 % or event-loop lag over 1 ms in an interval
+  marks the run ``generator_saturated``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import random
+import time
+from collections import Counter, deque
+from collections.abc import Callable
+from typing import Any
+
+from redline.load import hist
+from redline.load.requests import DataRows, Prepared, Target, json_at, load_data, prepare
+from redline.load.results import Interval, Part
+from redline.load.schedule import Arrivals, vus_at
+from redline.load.spec import LoadSpec, RequestSpec
+from redline.load.transport import Connection, Stats, classify, connect, tls_context
+
+__all__ = ["Engine"]
+
+_SWEEP = 0.05
+
+
+class _Label:
+    """Counters and the latency buffer of one request name."""
+
+    __slots__ = ("buf", "errors", "name", "requests")
+
+    def __init__(self, name: str, recorder: hist.Recorder) -> None:
+        self.name = name
+        self.buf = recorder.buffer(name)
+        self.requests = 0
+        self.errors = 0
+
+
+class Engine:
+    """Runs one load spec in this process; :meth:`stop` ends it early, keeping results."""
+
+    def __init__(
+        self,
+        spec: LoadSpec,
+        *,
+        part: int = 0,
+        start_at: float | None = None,
+        on_interval: Callable[[Interval], None] | None = None,
+    ) -> None:
+        self.spec = spec
+        self.part = part
+        self.start_at = start_at
+        self.on_interval = on_interval
+        self.target = Target.parse(spec.target)
+        self.tls = tls_context() if self.target.tls else None
+        self.data: DataRows | None = load_data(spec.data_file, offset=part * 7919)
+        self.prepared = [
+            prepare(r, self.target, self.data) for r in spec.requests or (RequestSpec(),)
+        ]
+        self.recorder = hist.Recorder()
+        self.labels = {p.label: _Label(p.label, self.recorder) for p in self.prepared}
+        self.iteration_buf = self.recorder.buffer("__iteration__")
+        self.stats = Stats()
+        self.errors: Counter[str] = Counter()
+        self.statuses: Counter[int] = Counter()
+        self.iteration_errors: Counter[str] = Counter()
+        self.requests = self.iterations = self.dropped = 0
+        self.checks_passed = self.checks_failed = 0
+        self.running = False
+        self.connections: set[Connection] = set()
+        self._picks = _weighted_cycle(self.prepared)
+        self._pick_index = part
+        self._stopped = asyncio.Event()
+        self._intervals: list[Interval] = []
+        self._last_requests = self._last_errors = self._last_dropped = 0
+        self._lags: list[float] = []
+        self._flow: Callable[..., Any] | None = None
+        self._flows: set[asyncio.Task[None]] = set()
+        self._flow_requests: dict[tuple[Any, ...], Prepared] = {}
+        self.in_flight = 0
+        self._active_vus = 0
+
+    # -- public -----------------------------------------------------------------------
+    def stop(self) -> None:
+        """End the schedule now; in-flight iterations get ``graceful_stop`` to finish."""
+        self.running = False
+        self._stopped.set()
+
+    async def run(self) -> Part:
+        """Run the whole schedule and return this process's results."""
+        loop = asyncio.get_running_loop()
+        if self.spec.flow is not None:
+            from redline.load.flow import load_flow
+
+            self._flow = load_flow(self.spec.flow)
+        if self.start_at is not None:
+            await asyncio.sleep(max(0.0, self.start_at - time.time()))
+        self.running = True
+        self.t0 = time.perf_counter()
+        self.wall0 = time.time()
+        self._cpu0 = time.process_time()
+        self._interval_t = self.t0
+        helpers = [
+            loop.create_task(self._sweeper()),
+            loop.create_task(self._lag_probe()),
+            loop.create_task(self._interval_ticker()),
+        ]
+        try:
+            if self.spec.executor.open:
+                await self._run_open()
+            else:
+                await self._run_closed()
+        finally:
+            self.running = False
+            await self._drain()
+            for task in helpers:
+                task.cancel()
+            await asyncio.gather(*helpers, return_exceptions=True)
+            self._close_all()
+        self._flush_interval(final=True)
+        return self._part()
+
+    # -- open model -------------------------------------------------------------------
+    async def _run_open(self) -> None:
+        ex = self.spec.executor
+        arrivals = Arrivals.of(ex)
+        self.idle: list[Connection] = []
+        self.queue: deque[tuple[float, Prepared | None]] = deque()
+        self.opening = 0
+        index, total, t0 = 0, arrivals.total, self.t0
+        next_due = t0 + arrivals.time_of(0) if total else t0
+        while self.running and index < total:
+            now = time.perf_counter()
+            while index < total and next_due <= now:
+                self._start_iteration(next_due)
+                index += 1
+                if index < total:
+                    next_due = t0 + arrivals.time_of(index)
+            # Always yield, at most 10 ms at a time so a stop is seen at once.
+            await asyncio.sleep(min(max(next_due - time.perf_counter(), 0.0), 0.01))
+        # The schedule is over (or stopped): what is still queued will not start.
+        if not self.running and self.queue:
+            self.dropped += len(self.queue)
+            self.queue.clear()
+
+    def _start_iteration(self, intended: float) -> None:
+        prepared = self._next_request() if self._flow is None else None
+        if self.idle:
+            self._begin(self.idle.pop(), intended, prepared)
+            return
+        if len(self.connections) + self.opening < self.spec.executor.max_connections:
+            self.queue.append((intended, prepared))
+            self._open_connection()
+        elif len(self.queue) < self.spec.executor.max_queue:
+            self.queue.append((intended, prepared))
+        else:
+            self.dropped += 1
+
+    def _open_connection(self) -> None:
+        self.opening += 1
+        asyncio.get_running_loop().create_task(self._connect_then_serve())
+
+    async def _connect_then_serve(self) -> None:
+        try:
+            conn = await self._connect()
+        except Exception as exc:
+            self.opening -= 1
+            if self.queue:
+                intended, prepared = self.queue.popleft()
+                self._connect_failed(classify(exc), prepared, intended)
+            return
+        self.opening -= 1
+        self._serve(conn)
+
+    def _connect_failed(self, kind: str, prepared: Prepared | None, intended: float) -> None:
+        """An iteration that could not get a connection: one failed request."""
+        self.iterations += 1
+        self.requests += 1
+        self.errors[kind] += 1
+        label = self.labels[prepared.label] if prepared else None
+        if label is not None:
+            label.requests += 1
+            label.errors += 1
+        if prepared is None:
+            self.iteration_errors[kind] += 1
+        self.iteration_buf.append(int((time.perf_counter() - intended) * 1e6))
+
+    def _serve(self, conn: Connection) -> None:
+        """Give a free connection the next queued iteration, or park it."""
+        if self.queue:
+            intended, prepared = self.queue.popleft()
+            self._begin(conn, intended, prepared)
+        else:
+            self.idle.append(conn)
+
+    def _begin(self, conn: Connection, intended: float, prepared: Prepared | None) -> None:
+        self.iterations += 1
+        self.in_flight += 1
+        if prepared is None:
+            task = asyncio.get_running_loop().create_task(self._flow_iteration(conn, intended))
+            self._flows.add(task)
+            return
+        conn.vu = (prepared, intended)
+        conn.send(
+            prepared.build(),
+            self._open_done,
+            time.perf_counter() + self.spec.timeout,
+            want_body=prepared.needs_body,
+        )
+
+    def _open_done(
+        self,
+        conn: Connection,
+        status: int,
+        headers: list[tuple[bytes, bytes]] | None,
+        body: bytes | None,
+        error: str | None,
+    ) -> None:
+        prepared, intended = conn.vu
+        self._record(prepared, intended, status, body, error)
+        self._iteration_done(intended)
+        if conn.closed:
+            if self.queue:
+                self._open_connection()
+        else:
+            self._serve(conn)
+
+    def _iteration_done(self, intended: float) -> None:
+        self.in_flight -= 1
+        self.iteration_buf.append(int((time.perf_counter() - intended) * 1e6))
+
+    # -- closed model -----------------------------------------------------------------
+    async def _run_closed(self) -> None:
+        ex = self.spec.executor
+        self.vus: list[asyncio.Task[None]] = []
+        deadline = self.t0 + ex.total_duration
+        while self.running:
+            elapsed = time.perf_counter() - self.t0
+            want = vus_at(ex, elapsed)
+            while len(self.vus) < want:
+                self.vus.append(asyncio.get_running_loop().create_task(self._vu(len(self.vus))))
+            self._active_vus = want
+            if ex.kind == "per-vu-iterations" and all(t.done() for t in self.vus):
+                break
+            remaining = deadline - time.perf_counter()
+            if remaining <= 0:
+                break
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopped.wait(), min(remaining, 0.1))
+        self.running = False
+
+    async def _vu(self, number: int) -> None:
+        ex = self.spec.executor
+        iterations = 0
+        conn: Connection | None = None
+        while self.running and number < self._active_vus:
+            if ex.kind == "per-vu-iterations" and iterations >= ex.iterations:
+                return
+            iterations += 1
+            if conn is None or conn.closed:
+                try:
+                    conn = await self._connect()
+                except Exception as exc:
+                    prepared = self._next_request() if self._flow is None else None
+                    self._connect_failed(classify(exc), prepared, time.perf_counter())
+                    conn = None
+                    await asyncio.sleep(0.01)
+                    continue
+            self.iterations += 1
+            self.in_flight += 1
+            started = time.perf_counter()
+            if self._flow is not None:
+                await self._flow_iteration(conn, started)
+            else:
+                await self._one_request(conn, self._next_request(), started, number)
+            if ex.think_time > 0 and self.running:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._stopped.wait(), ex.think_time)
+        if conn is not None:
+            conn.close()
+
+    async def _one_request(
+        self, conn: Connection, prepared: Prepared, started: float, number: int
+    ) -> None:
+        """Closed model, plain requests: keep sending from the response callback until the
+        VU's iteration ends, then come back to the coroutine only when something changes."""
+        finished: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        think = self.spec.executor.think_time > 0
+        per_vu = self.spec.executor.kind == "per-vu-iterations"
+
+        def done(
+            c: Connection,
+            status: int,
+            headers: list[tuple[bytes, bytes]] | None,
+            body: bytes | None,
+            error: str | None,
+        ) -> None:
+            p, t = c.vu
+            self._record(p, t, status, body, error)
+            self._iteration_done(t)
+            if (
+                self.running
+                and number < self._active_vus
+                and not c.closed
+                and not think
+                and not per_vu
+            ):
+                self.iterations += 1
+                self.in_flight += 1
+                nxt = self._next_request()
+                now = time.perf_counter()
+                c.vu = (nxt, now)
+                c.send(nxt.build(), done, now + self.spec.timeout, want_body=nxt.needs_body)
+                return
+            if not finished.done():
+                finished.set_result(None)
+
+        conn.vu = (prepared, started)
+        conn.send(
+            prepared.build(), done, started + self.spec.timeout, want_body=prepared.needs_body
+        )
+        await finished
+
+    # -- flows ------------------------------------------------------------------------
+    async def _flow_iteration(self, conn: Connection, intended: float) -> None:
+        from redline.load.flow import FlowHttp
+
+        http = FlowHttp(self, conn)
+        assert self._flow is not None
+        try:
+            await self._flow(
+                http, {"vu": id(conn), "iteration": self.iterations, "part": self.part}
+            )
+        except asyncio.CancelledError:
+            self.iteration_errors["interrupted"] += 1
+            raise
+        except AssertionError as exc:
+            self.iteration_errors["check"] += 1
+            self.checks_failed += 1
+            http.note_failure(exc)
+        except Exception as exc:
+            self.iteration_errors[type(exc).__name__] += 1
+            http.note_failure(exc)
+        finally:
+            self._flows.discard(task) if (task := asyncio.current_task()) else None
+            conn = http.conn
+            self._iteration_done(intended)
+        if self.spec.executor.open:
+            if conn.closed:
+                if self.queue:
+                    self._open_connection()
+            else:
+                self._serve(conn)
+
+    def prepared_for(self, spec: RequestSpec) -> Prepared:
+        """A flow's request compiled once and reused (flows repeat the same few)."""
+        from redline.load.flow import prepared_key
+
+        key = prepared_key(spec)
+        prepared = self._flow_requests.get(key)
+        if prepared is None:
+            prepared = self._flow_requests[key] = prepare(spec, self.target, self.data)
+            if prepared.label not in self.labels:
+                self.labels[prepared.label] = _Label(prepared.label, self.recorder)
+        return prepared
+
+    async def reconnect(self, old: Connection) -> Connection:
+        """A new connection in place of ``old`` (closed by the server)."""
+        self.connections.discard(old)
+        return await self._connect()
+
+    def record_flow_request(
+        self, prepared: Prepared, started: float, status: int, error: str | None
+    ) -> None:
+        self._record(prepared, started, status, None, error, judge=False)
+
+    # -- measurement ------------------------------------------------------------------
+    def _record(
+        self,
+        prepared: Prepared,
+        start: float,
+        status: int,
+        body: bytes | None,
+        error: str | None,
+        *,
+        judge: bool = True,
+    ) -> None:
+        label = self.labels[prepared.label]
+        label.requests += 1
+        self.requests += 1
+        if error is not None:
+            label.errors += 1
+            self.errors[error] += 1
+            return
+        label.buf.append(int((time.perf_counter() - start) * 1e6))
+        self.statuses[status] += 1
+        failure = self._judge(prepared.spec, status, body) if judge else _status_error(status)
+        if failure is not None:
+            label.errors += 1
+            self.errors[failure] += 1
+
+    def _judge(self, spec: RequestSpec, status: int, body: bytes | None) -> str | None:
+        check = spec.check
+        if check is None:
+            return _status_error(status)
+        if check.status and status not in check.status:
+            self.checks_failed += 1
+            return "check" if status < 400 else f"status_{status // 100}xx"
+        if not check.status and status >= 400:
+            self.checks_failed += 1
+            return f"status_{status // 100}xx"
+        if check.contains is not None and check.contains.encode() not in (body or b""):
+            self.checks_failed += 1
+            return "check"
+        if check.json_path is not None:
+            import json
+
+            try:
+                value = json_at(json.loads(body or b""), check.json_path)
+            except (ValueError, KeyError, IndexError, TypeError):
+                self.checks_failed += 1
+                return "check"
+            if check.equals is not None and value != check.equals:
+                self.checks_failed += 1
+                return "check"
+        self.checks_passed += 1
+        return None
+
+    def _next_request(self) -> Prepared:
+        picks = self._picks
+        self._pick_index += 1
+        return picks[self._pick_index % len(picks)]
+
+    async def _connect(self) -> Connection:
+        conn = await connect(
+            self.target.host,
+            self.target.port,
+            self.stats,
+            tls=self.tls,
+            timeout=self.spec.timeout,
+            on_lost=self.connections.discard,
+        )
+        self.connections.add(conn)
+        return conn
+
+    # -- housekeeping -----------------------------------------------------------------
+    async def _sweeper(self) -> None:
+        while True:
+            await asyncio.sleep(_SWEEP)
+            now = time.perf_counter()
+            for conn in list(self.connections):
+                if conn.done is not None and conn.deadline < now:
+                    conn.expire()
+
+    async def _lag_probe(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            await asyncio.sleep(0.1)
+            fut: asyncio.Future[float] = loop.create_future()
+            sent = time.perf_counter()
+            loop.call_soon(_resolve_now, fut)
+            self._lags.append(await fut - sent)
+
+    async def _interval_ticker(self) -> None:
+        second = 1
+        while True:
+            await asyncio.sleep(max(0.0, self.t0 + second - time.perf_counter()))
+            self._flush_interval()
+            second += 1
+
+    def _flush_interval(self, *, final: bool = False) -> None:
+        now = time.perf_counter()
+        span = now - self._interval_t
+        if span <= 0 or (final and span < 0.001 and self._intervals):
+            return
+        cpu_now = time.process_time()
+        cpu = (cpu_now - self._cpu0) / span
+        self._cpu0, self._interval_t = cpu_now, now
+        lags, self._lags = sorted(self._lags), []
+        lag = lags[len(lags) // 2] if lags else 0.0
+        hists = self.recorder.flush()
+        interval = Interval(
+            start=round(now - span - self.t0, 3),
+            duration=round(span, 3),
+            requests=self.requests - self._last_requests,
+            errors=sum(self.errors.values()) - self._last_errors,
+            dropped=self.dropped - self._last_dropped,
+            histograms={k: hist.encode(h) for k, h in hists.items()},
+            cpu=round(cpu, 3),
+            lag_ms=round(lag * 1000, 3),
+        )
+        self._last_requests = self.requests
+        self._last_errors = sum(self.errors.values())
+        self._last_dropped = self.dropped
+        self._intervals.append(interval)
+        if self.on_interval is not None:
+            self.on_interval(interval)
+
+    async def _drain(self) -> None:
+        """Let in-flight iterations finish for up to ``graceful_stop``; the rest are
+        aborted and counted as ``interrupted``."""
+        if self.in_flight > 0:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._poll_idle(), self.spec.graceful_stop)
+        for conn in list(self.connections):
+            if conn.done is not None:
+                conn.expire("interrupted")
+        await asyncio.sleep(0)  # let the aborted connections report
+        tasks = [*getattr(self, "vus", []), *self._flows]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def _poll_idle(self) -> None:
+        while self.in_flight > 0:
+            await asyncio.sleep(0.005)
+
+    def _close_all(self) -> None:
+        for conn in list(self.connections):
+            conn.abort() if conn.done is not None else conn.close()
+
+    def _part(self) -> Part:
+        return Part(
+            part=self.part,
+            started_at=self.wall0,
+            duration_s=round(time.perf_counter() - self.t0, 6),
+            requests=self.requests,
+            iterations=self.iterations,
+            dropped=self.dropped,
+            errors=dict(self.errors),
+            iteration_errors=dict(self.iteration_errors),
+            statuses={str(k): v for k, v in self.statuses.items()},
+            checks_passed=self.checks_passed,
+            checks_failed=self.checks_failed,
+            bytes_sent=self.stats.sent,
+            bytes_received=self.stats.received,
+            by_request={
+                name: {"requests": lab.requests, "errors": lab.errors}
+                for name, lab in self.labels.items()
+            },
+            intervals=self._intervals,
+        )
+
+
+def _resolve_now(future: asyncio.Future[float]) -> None:
+    if not future.done():
+        future.set_result(time.perf_counter())
+
+
+def _status_error(status: int) -> str | None:
+    return None if status < 400 else f"status_{status // 100}xx"
+
+
+def _weighted_cycle(prepared: list[Prepared]) -> list[Prepared]:
+    """A shuffled cycle in which each request appears in proportion to its weight."""
+    if len(prepared) == 1:
+        return prepared
+    total = sum(max(p.spec.weight, 0.0) for p in prepared) or 1.0
+    cycle: list[Prepared] = []
+    for p in prepared:
+        cycle += [p] * max(1, round(1000 * max(p.spec.weight, 0.0) / total))
+    random.Random(1).shuffle(cycle)
+    return cycle
