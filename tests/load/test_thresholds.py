@@ -78,9 +78,9 @@ def test_every_metric_has_its_stats(key: str, expression: str, stat: str) -> Non
 
 def test_keys_with_tags_tolerate_whitespace() -> None:
     assert parse_key("http_req_duration") == ("http_req_duration", ())
-    assert parse_key(" http_reqs { name : GET /items , status:500 } ") == (
+    assert parse_key(" http_reqs { name : GET /items } ") == (
         "http_reqs",
-        (("name", "GET /items"), ("status", "500")),
+        (("name", "GET /items"),),
     )
     t = parse_threshold("http_req_duration{name:list}", "p(99)<150")
     assert t.tags == (("name", "list"),) and t.key == "http_req_duration{name:list}"
@@ -99,7 +99,9 @@ def test_percentile_of_reads_normalised_stats() -> None:
     [
         ("http_req_duraton", "p(99)<1", "unknown metric 'http_req_duraton'", "'http_req_duration'"),
         ("latency", "p(99)<1", "unknown metric 'latency'", "metrics: http_req_duration"),
-        ("http_req_duration{nme:x}", "p(99)<1", "has no tag 'nme'", "name, status"),
+        ("http_req_duration{nme:x}", "p(99)<1", "has no tag 'nme'", "takes: name"),
+        ("http_req_failed{status:500}", "rate<1", "has no tag 'status'", "takes: name"),
+        ("checks{name:x}", "rate>1", "has no tag 'name'", "none"),
         ("http_req_duration{name}", "p(99)<1", "'name' in", "{name:VALUE}"),
         ("http_req_duration{}", "p(99)<1", "empty braces", "{name:VALUE}"),
         ("http_req_duration{name:a,name:b}", "p(99)<1", "appears twice", "keep one"),

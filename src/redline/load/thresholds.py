@@ -51,7 +51,8 @@ __all__ = [
 ]
 
 TREND_STATS = ("avg", "med", "min", "max")  # and p(N)
-TAGS = ("name", "status")
+# Tags a threshold may narrow a metric by; the engine's ThresholdSource must honour each.
+TAGS = ("name",)
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,7 +77,7 @@ METRICS: Mapping[str, Metric] = {
     "http_req_duration": Metric("trend", "ms", "time from the intended send to the last byte"),
     "iteration_duration": Metric("trend", "ms", "time of a whole iteration", tags=()),
     "http_req_failed": Metric("rate", "", "failed requests / requests"),
-    "checks": Metric("rate", "", "checks passed / checks made"),
+    "checks": Metric("rate", "", "checks passed / checks made", tags=()),
     "http_reqs": Metric("counter", "", "requests sent"),
     "iterations": Metric("counter", "", "iterations finished", tags=()),
     "dropped_iterations": Metric("counter", "", "iterations that could not start", tags=()),
@@ -165,8 +166,8 @@ def percentile_of(stat: str) -> float | None:
 def parse_key(key: str) -> tuple[str, tuple[tuple[str, str], ...]]:
     """The metric and tags of a key such as ``http_req_duration{name:list}``.
 
-    >>> parse_key("http_reqs{ name: create , status:201 }")
-    ('http_reqs', (('name', 'create'), ('status', '201')))
+    >>> parse_key("http_reqs{ name: create }")
+    ('http_reqs', (('name', 'create'),))
     """
     match = _KEY.match(key)
     if match is None:
