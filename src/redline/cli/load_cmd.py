@@ -164,7 +164,6 @@ def list_scenarios(ctx: click.Context, as_json: bool) -> int:
 @click.option("--rate", callback=_rate, help="Open model: iterations per second (2000/s).")
 @click.option(
     "--connections",
-    "-c",
     type=click.IntRange(min=1),
     help="Closed model: connections sending as fast as they can (default 10). "
     "With --rate: the most connections to open.",
@@ -406,7 +405,7 @@ def _human(result: LoadResult) -> None:
         )
     for t in s["thresholds"]:
         mark = "ok  " if t["ok"] else "FAIL"
-        echo(f"threshold {mark} {t['metric']}: {t['expression']} ({t['reason']})")
+        echo(f"threshold {mark} {t['metric_key']}: {t['expression']} ({t['reason']})")
     if s["generator_saturated"]:
         echo(
             "warning: the load generator was saturated (CPU over 85 % or event-loop lag over "

@@ -56,6 +56,7 @@ def run_in_process(
     """Run ``spec`` on a new event loop in this thread; ``should_stop`` is polled."""
     from redline.load.engine import Engine
 
+    _raise_open_files(spec.executor.max_connections + spec.executor.vus + 64)
     engine = Engine(spec, part=part, start_at=start_at, on_interval=on_interval)
 
     async def main() -> Part:
@@ -73,6 +74,19 @@ def run_in_process(
         return loop.run_until_complete(main())
     finally:
         loop.close()
+
+
+def _raise_open_files(wanted: int) -> None:
+    """Lift this process's soft open-files limit toward ``wanted`` (one fd per connection)."""
+    try:
+        import resource
+    except ImportError:  # not POSIX
+        return
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != resource.RLIM_INFINITY and soft < wanted:
+        target = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+        with contextlib.suppress(ValueError, OSError):
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
 
 
 async def _watch(engine: Any, should_stop: Callable[[], bool]) -> None:
