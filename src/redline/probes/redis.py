@@ -13,23 +13,32 @@ How outcomes read:
 
 - ``ok``: PING answered and every condition holds.
 - ``fail``: a condition does not hold (``role is slave, expected master``).
-- ``error``: could not measure: refused, timed out, host not found, **authentication
-  required** (no password in the URL: ``NOAUTH``) or **failed** (a wrong password says
-  nothing about the cache's health), no permission for PING/INFO, or a condition that
-  cannot be evaluated (no such INFO field, an ordering on a non-numeric field).
+- ``error``: could not measure: refused, timed out, host not found, a TLS failure,
+  **authentication required** (no password in the URL: ``NOAUTH``) or **failed** (a wrong
+  password says nothing about the cache's health), no permission for SELECT/PING/INFO, a
+  reply that is not Redis's (or over 16 MiB), or a condition that cannot be evaluated (no
+  such INFO field, an ordering on a non-numeric field).
 
-Reasons name the target as ``host:port/db``, never the URL, whose password stays out.
+The URL is read as redis-py reads it (``redis://``, ``rediss://``, ``unix://``: see
+:mod:`redline.probes._redisurl`), but the probe speaks RESP2 itself through
+:mod:`redline.probes._resp`: importing redis-py would cost every ``redline validate``
+~100 ms and ~6 MB. The deadline (the check's timeout, less a margin) covers connecting,
+AUTH, SELECT, PING and INFO. Reasons name the target as ``host:port/db`` (or
+``/socket/path/db``), never the URL, whose password stays out.
 """
 
 from __future__ import annotations
 
 import asyncio
+import errno
 import re
 import socket
+import ssl
 import time
 from typing import TYPE_CHECKING, Any, ClassVar
-from urllib.parse import parse_qs, unquote, urlsplit
 
+from redline.probes._redisurl import Endpoint, parse_url
+from redline.probes._resp import ProtocolError, ReplyError, RespConnection
 from redline.probes.base import Measurement, error, fail, normalize_value, ok, with_phases
 
 if TYPE_CHECKING:
@@ -45,6 +54,8 @@ _ORDERING = {
     ">": lambda a, b: a > b,
     "<": lambda a, b: a < b,
 }
+# asyncio joins the errors of every address it tried ("Multiple exceptions: [Errno 111] ...").
+_ERRNOS = re.compile(r"\[Errno (\d+)\]")
 
 
 class RedisProbe:
@@ -58,52 +69,52 @@ class RedisProbe:
 
     async def check(self) -> Measurement:
         loop = asyncio.get_running_loop()
-        # The deadline starts before the lazy import, as run_check's timeout does.
         deadline = loop.time() + max(self.timeout - min(_MARGIN, self.timeout * 0.1), 0.001)
-        from redis.asyncio import Redis
-        from redis.backoff import NoBackoff
-        from redis.retry import Retry
-
-        target = _Target(self.spec.url)
-        where = {"target": str(target), "user": target.user}
-        budget = max(deadline - loop.time(), 0.001)
+        try:
+            endpoint = parse_url(self.spec.url)
+        except ValueError as exc:
+            return error(f"invalid Redis check: {_scrub(str(exc), None)}")
+        where = {"target": str(endpoint), "user": endpoint.username or "default"}
         try:
             conditions = {f: parse_condition(c) for f, c in self.spec.info.items()}
-            client = Redis.from_url(
-                self.spec.url,
-                single_connection_client=True,
-                # run_check owns retries: one attempt here, so a refusal is reported at once
-                retry=Retry(NoBackoff(), 0),
-                socket_connect_timeout=budget,
-                socket_timeout=budget,
-            )
+            tls = endpoint.tls.context() if endpoint.tls else None
         except ValueError as exc:
-            return error(f"invalid Redis check: {_scrub(str(exc), self.spec.url)}", **where)
+            return error(f"invalid Redis check: {_scrub(str(exc), endpoint)}", **where)
         phases: dict[str, float] = {}
-        phase = "connect"
+        # The phase is what is timed; the step, what a reason names (AUTH and SELECT are
+        # part of connecting, as they are in redis-py's connect).
+        phase = step = "connect"
+        conn: RespConnection | None = None
         try:
             async with asyncio.timeout_at(deadline):
                 start = time.perf_counter()
-                await client.initialize()
+                conn = await RespConnection.open(endpoint, tls)
+                if endpoint.username or endpoint.password:
+                    step = "AUTH"
+                    await conn.auth(endpoint.username, endpoint.password)
+                if endpoint.db:
+                    step = "SELECT"
+                    await conn.command("SELECT", endpoint.db)
                 phases["connect"] = (mark := time.perf_counter()) - start
-                phase = "ping"
-                await client.ping()
+                phase = step = "ping"
+                await conn.ping()
                 phases["ping"] = (now := time.perf_counter()) - mark
-                phase = "info"
-                info: dict[str, Any] = await client.info()
+                phase = step = "info"
+                info = await conn.info()
                 phases["info"] = time.perf_counter() - now
             return with_phases(self._judge(info, conditions, where), **phases)
         except TimeoutError:
-            return with_phases(error(self._timeout_reason(target, phase), **where), **phases)
+            return with_phases(error(self._timeout_reason(endpoint, phase), **where), **phases)
         except Exception as exc:
-            reason = _failure_reason(exc, target, phase, self.timeout)
+            reason = _failure_reason(exc, endpoint, phase, step.upper())
             if reason is None:
                 raise
             return with_phases(error(reason, **where), **phases)
         finally:
-            await client.aclose()
+            if conn is not None:
+                await conn.close()
 
-    def _timeout_reason(self, target: _Target, phase: str) -> str:
+    def _timeout_reason(self, target: Endpoint, phase: str) -> str:
         waited = _seconds(self.timeout)
         if phase == "connect":
             return f"no answer from Redis at {target} within {waited} while connecting (timeout)"
@@ -180,71 +191,53 @@ def parse_condition(text: str) -> Condition:
     return Condition(op, operand, f"{op} {operand}")
 
 
-class _Target:
-    """Where the URL points, described without its password."""
-
-    def __init__(self, url: str) -> None:
-        try:
-            parts = urlsplit(url)
-            port = parts.port
-        except ValueError:
-            parts, port = urlsplit(""), None
-        query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
-        self.url = url
-        # redis-py also reads credentials from the query string (?password=...)
-        password = unquote(parts.password) if parts.password else query.get("password")
-        self.password = password or None
-        self.user = (unquote(parts.username) if parts.username else query.get("username")) or (
-            "default"
-        )
-        if parts.scheme == "unix":
-            self.address = parts.path or "?"
-            self.place = f"{self.address}/{query.get('db', '0')}"
-        else:
-            self.address = f"{parts.hostname or '?'}:{port or 6379}"
-            self.place = f"{self.address}/{parts.path.strip('/') or query.get('db', '0')}"
-
-    def __str__(self) -> str:
-        return self.place
-
-
-def _failure_reason(exc: Exception, target: _Target, phase: str, timeout: float) -> str | None:
-    """One line for a redis-py failure, or None when ``exc`` is not one."""
-    import redis.exceptions as rx
-
-    text = _scrub(_first_line(exc), target.url)
-    if "no password is set" in text or "without any password configured" in text:
-        return f"Redis at {target.address} has no password set: remove the password from the URL"
-    if isinstance(exc, rx.AuthenticationError) or "NOAUTH" in text:
-        if target.password is None or "NOAUTH" in text:
+def _failure_reason(exc: Exception, endpoint: Endpoint, phase: str, step: str) -> str | None:
+    """One line for a failure to reach or talk to Redis, or None when ``exc`` is not one."""
+    address, user = endpoint.address, endpoint.username or "default"
+    if isinstance(exc, ReplyError):
+        # As redis-py does, drop the generic codes; the others (LOADING, READONLY...) inform.
+        text = _scrub(exc.message if exc.code in ("ERR", "NOPERM") else exc.text, endpoint)
+        if "no password is set" in text or "without any password configured" in text:
+            return f"Redis at {address} has no password set: remove the password from the URL"
+        refused = exc.code == "WRONGPASS" or "invalid password" in text
+        if exc.code == "NOAUTH" or (refused and endpoint.password is None):
             return (
-                f"authentication required (NOAUTH): Redis at {target.address} asks for a "
+                f"authentication required (NOAUTH): Redis at {address} asks for a "
                 "password and the URL gives none"
             )
-        return (
-            f'authentication failed for user "{target.user}" at {target.address} '
-            "(wrong password, or the user is disabled)"
-        )
-    if isinstance(exc, rx.NoPermissionError):
-        return f'user "{target.user}" may not run {phase.upper()} on {target}: {text}'
-    if isinstance(exc, rx.TimeoutError):
-        waited = _seconds(timeout)
-        return f"no answer from Redis at {target} within {waited} during {phase} (timeout)"
-    if isinstance(exc, rx.ConnectionError):
-        # redis-py re-raises socket errors as ConnectionError inside the handler: the OSError
-        # is the context, and its errno is in the text ("Error 111 connecting to ...").
-        cause = exc.__cause__ or exc.__context__
-        if isinstance(cause, ConnectionRefusedError) or "Error 111 " in text:
-            return f"connection refused at {target.address} (is Redis running and listening there?)"
-        if isinstance(cause, socket.gaierror) or "Name or service not known" in text:
-            host = target.address.rsplit(":", 1)[0]
-            return f"could not resolve host {host} (DNS): check the URL"
+        if refused:
+            return (
+                f'authentication failed for user "{user}" at {address} '
+                "(wrong password, or the user is disabled)"
+            )
+        if exc.code == "NOPERM":
+            return f'user "{user}" may not run {step} on {endpoint}: {text}'
+        return f"Redis at {endpoint} answered {step} with an error: {text}"
+    if isinstance(exc, ProtocolError):
+        return f"Redis at {endpoint} sent an invalid reply to {step}: {_scrub(str(exc), endpoint)}"
+    if isinstance(exc, socket.gaierror):
+        return f"could not resolve host {endpoint.host} (DNS): check the URL"
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        hint = ""
+        if exc.verify_code in (18, 19, 20, 21):  # self-signed, or an issuer we do not trust
+            hint = "; trust its CA with ?ssl_ca_certs=/path/to/ca.pem in the URL"
+        message = (exc.verify_message or exc.reason or "certificate verify failed").rstrip(".")
+        return f"could not connect to Redis at {endpoint}: TLS: {message}{hint}"
+    if isinstance(exc, ssl.SSLError):
+        return f"could not connect to Redis at {endpoint}: TLS: {exc.reason or _first_line(exc)}"
+    if isinstance(exc, OSError):
+        if isinstance(exc, ConnectionRefusedError) or _all_refused(exc):
+            return f"connection refused at {address} (is Redis running and listening there?)"
+        text = _scrub(exc.strerror or _first_line(exc), endpoint)
         if phase == "connect":
-            return f"could not connect to Redis at {target}: {text}"
-        return f"lost the connection to Redis at {target} during {phase.upper()}: {text}"
-    if isinstance(exc, rx.RedisError):
-        return f"Redis at {target} answered {phase.upper()} with an error: {text}"
+            return f"could not connect to Redis at {endpoint}: {text}"
+        return f"lost the connection to Redis at {endpoint} during {step}: {text}"
     return None
+
+
+def _all_refused(exc: OSError) -> bool:
+    errnos = _ERRNOS.findall(str(exc))
+    return bool(errnos) and all(int(e) == errno.ECONNREFUSED for e in errnos)
 
 
 def _lookup(info: dict[str, Any], field: str) -> tuple[bool, Any]:
@@ -275,13 +268,12 @@ def _show(value: Any) -> str:
     return f"'{value}'"
 
 
-def _scrub(text: str, url: str) -> str:
-    from redline.redact import MASK, REDACTOR, redact_url
+def _scrub(text: str, endpoint: Endpoint | None) -> str:
+    from redline.redact import MASK, REDACTOR
 
-    text = text.replace(url, redact_url(url.split("?", 1)[0]))
-    password = _Target(url).password
-    if password and len(password) >= 3:
-        text = text.replace(password, MASK)
+    for secret in endpoint.secrets if endpoint else ():
+        if len(secret) >= 3:
+            text = text.replace(secret, MASK)
     return REDACTOR.scrub(text)
 
 
