@@ -28,6 +28,7 @@ __all__ = [
     "LOWEST_US",
     "SIGNIFICANT_DIGITS",
     "Recorder",
+    "add",
     "decode",
     "encode",
     "merge",
@@ -64,11 +65,19 @@ def decode(text: str) -> HdrHistogram:
     return hist
 
 
+def add(total: HdrHistogram, other: HdrHistogram) -> HdrHistogram:
+    """Add ``other``'s counts to ``total`` (exact). An empty ``other`` changes nothing:
+    ``HdrHistogram.add`` would take its minimum, 0, as the merged minimum."""
+    if other.get_total_count():
+        total.add(other)
+    return total
+
+
 def merge(hists: Iterable[HdrHistogram]) -> HdrHistogram:
     """One histogram holding every count of ``hists`` (exact: counts add)."""
     total = new_histogram()
     for hist in hists:
-        total.add(hist)
+        add(total, hist)
     return total
 
 

@@ -150,9 +150,9 @@ class LoadResult:
                 row["duration"] = max(row["duration"], interval.duration)
                 for label, encoded in interval.histograms.items():
                     decoded = hist.decode(encoded)
-                    totals.setdefault(label, hist.new_histogram()).add(decoded)
+                    hist.add(totals.setdefault(label, hist.new_histogram()), decoded)
                     if label != ITERATION:
-                        row["hist"].add(decoded)
+                        hist.add(row["hist"], decoded)
         self.histograms = totals
         self.total = hist.merge(h for k, h in totals.items() if k != ITERATION)
         self.series = []
