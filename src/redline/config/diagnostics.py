@@ -46,6 +46,10 @@ RULES: dict[str, Rule] = {
         Rule("RL116", "duplicate-name", "two items in a list share a name"),
         Rule("RL117", "unknown-service", "a name that is not a declared service"),
         Rule("RL118", "missing-file", "a file the config names does not exist"),
+        Rule("RL119", "executor-option", "a scenario key that its executor does not use"),
+        Rule("RL120", "requests-or-flow", "a scenario needs exactly one of requests or flow"),
+        Rule("RL121", "bad-threshold", "a threshold key or expression that does not parse"),
+        Rule("RL122", "unknown-scenario", "a name that is not a declared scenario"),
         # .env files and the variable contract (EnvironmentManager)
         Rule("RL201", "env-duplicate-key", "a key is set twice in a .env file"),
         Rule("RL202", "env-no-value", "a .env line has a key without '='"),

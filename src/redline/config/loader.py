@@ -42,7 +42,7 @@ __all__ = [
 ]
 
 DEFAULT_NAMES = ("redline.yaml", "redline.yml")
-_INTERPOLATED = ("services", "store")
+_INTERPOLATED = ("services", "store", "load")
 # What a declared but unset variable stands in for while checking structure only:
 # whether it is set is the environment contract's question (`redline env check`).
 _SAMPLES = {
@@ -390,11 +390,14 @@ def _make_pass(raw: dict[str, Any], smap: SourceMap, env: str | None) -> _Pass:
     envs = raw.get("environments")
     overrides = envs.get(env, {}) if isinstance(envs, dict) and env else {}
     services = overrides.get("services") if isinstance(overrides, dict) else None
-    if not isinstance(services, dict) or not services:
+    load = overrides.get("load") if isinstance(overrides, dict) else None
+    if not (isinstance(services, dict) and services) and not (isinstance(load, dict) and load):
         return one
     one.smap = SourceMap(dict(smap.values), dict(smap.keys), smap.lines)
+    if isinstance(load, dict) and load:
+        _merge_load(data, load, env, one)
     base = data.get("services")
-    if not isinstance(base, dict):
+    if not isinstance(services, dict) or not isinstance(base, dict):
         return one
     base = data["services"] = dict(base)
     for name, override in services.items():
@@ -405,6 +408,21 @@ def _make_pass(raw: dict[str, Any], smap: SourceMap, env: str | None) -> _Pass:
         base[name] = copy.deepcopy(base[name])
         _merge(base[name], copy.deepcopy(override), src, dst, one)
     return one
+
+
+def _merge_load(data: dict[str, Any], load: dict[str, Any], env: str | None, one: _Pass) -> None:
+    base = data.get("load", {})
+    if not isinstance(base, dict):
+        return  # the schema reports the type
+    base = data["load"] = copy.deepcopy(base)
+    override = copy.deepcopy(load)
+    declared, named = base.get("scenarios"), override.get("scenarios")
+    if isinstance(named, dict):
+        # A scenario the file does not declare is reported by the semantic checks.
+        override["scenarios"] = {
+            k: v for k, v in named.items() if isinstance(declared, dict) and k in declared
+        }
+    _merge(base, override, ("environments", env or "", "load"), ("load",), one)
 
 
 def _merge(
@@ -482,6 +500,7 @@ def _resolve(
     model, model_diags = validate_model(Config, one.data, one.smap, one.display, one.interpolated)
     diags.extend(model_diags)
     diags.extend(semantic.check_env(one.data, one.smap, one.display))
+    diags.extend(semantic.check_load(one.data, one.smap, one.display, loaded.base_dir))
     return (model if not diags else None), diags
 
 

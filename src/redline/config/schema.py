@@ -37,9 +37,15 @@ __all__ = [
     "Environment",
     "HealthSettings",
     "HttpCheck",
+    "Load",
+    "LoadCheck",
+    "LoadDefaults",
+    "LoadRequest",
+    "LoadStage",
     "PostgresCheck",
     "Rate",
     "RedisCheck",
+    "Scenario",
     "SecretsConfig",
     "Service",
     "Size",
@@ -79,17 +85,12 @@ Duration = Annotated[
     ),
     Field(ge=0),
 ]
+# What parse_rate reads; a zero period (5/0s) is left to it to refuse.
+_RATE_PATTERN = r"^\s*\d+(\.\d+)?\s*/\s*\d*\s*(ms|sec|second|s|min|minute|m|hour|h|d)\s*$"
 Rate = Annotated[
     float,
     BeforeValidator(_unit(parse_rate, "rate")),
-    WithJsonSchema(
-        {
-            "type": "string",
-            # What parse_rate reads; a zero period (5/0s) is left to it to refuse.
-            "pattern": r"^\s*\d+(\.\d+)?\s*/\s*\d*\s*(ms|sec|second|s|min|minute|m|hour|h|d)\s*$",
-            "examples": ["200/s", "12000/m"],
-        }
-    ),
+    WithJsonSchema({"type": "string", "pattern": _RATE_PATTERN, "examples": ["200/s", "12000/m"]}),
     Field(gt=0),
 ]
 Size = Annotated[
@@ -187,19 +188,20 @@ def _status_code(item: Any) -> tuple[int, int]:
     )
 
 
+# Item by item, so each bad code of a list is reported at its own place.
+StatusCodes = Annotated[
+    list[Annotated[tuple[int, int], BeforeValidator(_status_code)]],
+    BeforeValidator(_status_list),
+    WithJsonSchema({"type": ["integer", "string", "array"], "examples": [200, "2xx", [200, 204]]}),
+]
+
+
 class HttpCheck(_Interpolated):
     """An HTTP(S) request and what its response must be."""
 
     url: str
     method: str = "GET"
-    # Item by item, so each bad code of a list is reported at its own place.
-    status: Annotated[
-        list[Annotated[tuple[int, int], BeforeValidator(_status_code)]],
-        BeforeValidator(_status_list),
-        WithJsonSchema(
-            {"type": ["integer", "string", "array"], "examples": [200, "2xx", [200, 204]]}
-        ),
-    ] = Field(default_factory=lambda: [(200, 399)])
+    status: StatusCodes = Field(default_factory=lambda: [(200, 399)])
     headers: dict[str, str] = Field(default_factory=dict)
     body: str | None = None
     contains: str | None = None
@@ -357,12 +359,13 @@ class Service(_Interpolated):
 
 
 class Environment(_Model):
-    """One place the system runs: its variables and the service settings it overrides."""
+    """One place the system runs: its variables and the service and load settings it overrides."""
 
     description: str | None = None
     vars: dict[str, ScalarText] = Field(default_factory=dict)
     env_file: str | None = None
     services: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    load: dict[str, Any] = Field(default_factory=dict)
     store: str | None = None
 
     @field_validator("vars")
@@ -458,6 +461,194 @@ class SecretsConfig(_Model):
     key_file: str | None = ".redline/secrets.key"
 
 
+# -- load ------------------------------------------------------------------------------
+
+Executor = Literal[
+    "constant-arrival-rate",
+    "ramping-arrival-rate",
+    "constant-vus",
+    "ramping-vus",
+    "per-vu-iterations",
+]
+_RATE_JSON = {"type": "string", "pattern": _RATE_PATTERN}
+
+
+def _stage_target(value: Any) -> Any:
+    """A rate (``100/s``, for arrival-rate executors) or a number of VUs; 0 is both."""
+    if isinstance(value, bool):
+        raise PydanticCustomError(
+            "bad_rate", "a stage target is a rate like 100/s or a number of VUs, not a boolean"
+        )
+    # A number of VUs may come as text from a ${VAR}.
+    if isinstance(value, (int, float)) or re.fullmatch(r"\s*-?\d+(\.\d+)?\s*", str(value)):
+        number = float(value)
+        if number < 0:
+            raise PydanticCustomError("bad_rate", "a stage target cannot be negative")
+        return number
+    try:
+        return parse_rate(value)
+    except ValueError as exc:
+        raise PydanticCustomError(
+            "bad_rate", "{e} (or, for a VUs executor, a number of VUs)", {"e": str(exc)}
+        ) from None
+
+
+def _rate_or_zero(value: Any) -> Any:
+    if value == 0 and not isinstance(value, bool):
+        return 0.0
+    return _unit(parse_rate, "rate")(value)
+
+
+RateOrZero = Annotated[
+    float,
+    BeforeValidator(_rate_or_zero),
+    WithJsonSchema({"anyOf": [_RATE_JSON, {"const": 0}], "examples": ["10/s", 0]}),
+    Field(ge=0),
+]
+StageTarget = Annotated[
+    float,
+    BeforeValidator(_stage_target),
+    WithJsonSchema(
+        {"anyOf": [_RATE_JSON, {"type": "integer", "minimum": 0}], "examples": ["100/s", 50, 0]}
+    ),
+]
+
+
+def _one_or_list(value: Any) -> Any:
+    return [value] if isinstance(value, str) else value
+
+
+# One threshold expression, or a list of them.
+Expressions = Annotated[
+    list[str],
+    BeforeValidator(_one_or_list),
+    WithJsonSchema({"anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}]}),
+]
+
+
+class LoadStage(_Interpolated):
+    """Ramp linearly to ``target`` over ``duration``: a rate (``100/s``) or a number of VUs."""
+
+    duration: Duration
+    target: StageTarget
+
+
+class LoadCheck(_Interpolated):
+    """What a load-test response must show to count as a success."""
+
+    status: StatusCodes = Field(default_factory=list)  # none: any 2xx or 3xx
+    json_path: str | None = None
+    equals: Any = None
+    contains: str | None = None
+
+    @model_validator(mode="after")
+    def _equals_needs_path(self) -> LoadCheck:
+        if "equals" in self.model_fields_set and self.json_path is None:
+            raise PydanticCustomError(
+                "equals_without_path", "equals: compares the value at json_path:, which is missing"
+            )
+        return self
+
+
+class LoadRequest(_Interpolated):
+    """One request a scenario's iterations send; ``weight`` sets how often it is chosen."""
+
+    name: str | None = Field(default=None, pattern=_NAME)
+    method: str = "GET"
+    path: str = "/"
+    headers: dict[str, ScalarText] = Field(default_factory=dict)
+    query: dict[str, ScalarText] = Field(default_factory=dict)
+    # `json` would shadow BaseModel.json; the YAML key is still `json:`.
+    json_body: Any = Field(default=None, alias="json")
+    body: str | None = None
+    weight: float = Field(default=1.0, gt=0)
+    check: LoadCheck | None = None
+
+    @field_validator("method")
+    @classmethod
+    def _method(cls, value: str) -> str:
+        if not re.fullmatch(r"[A-Za-z]+", value):
+            raise PydanticCustomError(
+                "bad_method", "'{v}' is not an HTTP method: write GET, POST, PUT, ...", {"v": value}
+            )
+        return value.upper()
+
+    @field_validator("path")
+    @classmethod
+    def _path(cls, value: str) -> str:
+        if not value.startswith("/"):
+            raise PydanticCustomError(
+                "bad_path",
+                "'{v}' is not a path: start it with / (the scenario's target gives the host)",
+                {"v": value},
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _one_body(self) -> LoadRequest:
+        if self.json_body is not None and self.body is not None:
+            raise PydanticCustomError("two_bodies", "a request sends json: or body:, not both")
+        return self
+
+
+class LoadDefaults(_Interpolated):
+    """Settings every scenario takes unless it sets its own."""
+
+    timeout: Duration = Field(default=10.0, gt=0)
+    graceful_stop: Duration = 5.0
+    max_connections: int = Field(default=1000, ge=1)
+    max_queue: int = Field(default=10_000, ge=0)
+
+
+class Scenario(_Interpolated):
+    """One load test: where (``target``), how iterations start (``executor``), what they do.
+
+    Which keys an executor needs and takes is checked across keys
+    (:mod:`redline.config.checks`), so every missing or stray one is reported at once.
+    """
+
+    description: str | None = None
+    target: str
+    executor: Executor
+    rate: Rate | None = None
+    start_rate: RateOrZero | None = None
+    duration: Duration | None = Field(default=None, gt=0)
+    stages: list[LoadStage] | None = None
+    vus: int | None = Field(default=None, ge=1)
+    start_vus: int | None = Field(default=None, ge=0)
+    iterations: int | None = Field(default=None, ge=1)
+    think_time: Duration | None = None
+    max_connections: int | None = Field(default=None, ge=1)
+    max_queue: int | None = Field(default=None, ge=0)
+    timeout: Duration | None = Field(default=None, gt=0)
+    graceful_stop: Duration | None = None
+    requests: list[LoadRequest] | None = None
+    flow: str | None = None
+    data_file: str | None = None
+    thresholds: dict[str, Expressions] = Field(default_factory=dict)
+    tags: dict[str, ScalarText] = Field(default_factory=dict)
+
+    @field_validator("flow")
+    @classmethod
+    def _flow(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(
+            r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*:[A-Za-z_][A-Za-z0-9_]*", value
+        ):
+            raise PydanticCustomError(
+                "bad_flow",
+                "'{v}' is not module:function (e.g. mypkg.flows:checkout)",
+                {"v": value},
+            )
+        return value
+
+
+class Load(_Model):
+    """The ``load:`` section: defaults and the named scenarios."""
+
+    defaults: LoadDefaults = Field(default_factory=LoadDefaults)
+    scenarios: dict[str, Scenario] = Field(default_factory=dict)
+
+
 class Config(_Model):
     """The whole of ``redline.yaml``."""
 
@@ -473,6 +664,7 @@ class Config(_Model):
     secrets: SecretsConfig = Field(default_factory=SecretsConfig)
     health: HealthSettings = Field(default_factory=HealthSettings)
     services: dict[str, Service] = Field(default_factory=dict)
+    load: Load = Field(default_factory=Load)
 
     @field_validator("variables")
     @classmethod

@@ -21,6 +21,7 @@ from typing import Any
 import httpx
 
 from redline.demo.runner import DemoEndpoints, DemoSystem
+from redline.load.scenarios import presets_yaml
 
 __all__ = ["DEMO_ENV", "Step", "Tour", "demo_config", "run_tour"]
 
@@ -122,6 +123,8 @@ services:
       - name: file
         command: {{run: "test -s demo.db", cwd: system}}
 """
+    # The three ready load scenarios (normal, peak, stress), aimed at the api service.
+    config += presets_yaml()
     env_file = f"DEMO_WORKER_HEALTH={worker_health_url}\n"
     return config, env_file
 
