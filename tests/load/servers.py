@@ -2,19 +2,21 @@
 
 A server runs as ``python servers.py MODE`` (standard library only), so a test can
 freeze it with SIGSTOP and thaw it with SIGCONT while the engine keeps sending, and
-what the server counted is not what the engine counted. It prints ``PORT n`` once it
-listens on 127.0.0.1 (port 0) and exits when its stdin closes (the test ended, or
+what the server counted is not what the engine counted. It prints ``PORT n m`` (its
+port and its control port) once it listens on 127.0.0.1 (port 0) and exits when its stdin closes (the test ended, or
 pytest died).
 
 Modes:
 
 - ``http``: keep-alive HTTP/1.1. ``GET /`` (and any other path) answers 200 with
   ``{"ok": true, "id": 7}``; ``/slow?ms=N`` answers after N ms; ``/status/NNN``
-  answers NNN; ``/echo`` answers with the request's body. ``/__stats`` (requests
-  answered, connections open, the most open at once, connections accepted) and
-  ``/__log`` (the last requests: method, target, headers, body) are not counted.
+  answers NNN; ``/echo`` answers with the request's body.
 - ``reset``: accepts, then resets every connection (SO_LINGER 0, abort).
 - ``silent``: accepts and reads, never answers.
+
+Every mode has a second, control listener answering ``/__stats`` (requests answered,
+connections open, the most open at once, connections accepted) and ``/__log`` (the
+last requests: method, target, headers, body); it is never counted.
 
 The test side is :class:`Server`; a port nothing listens on is :func:`closed_port`.
 """
@@ -66,17 +68,20 @@ class _Http(asyncio.Protocol):
     """One keep-alive connection; requests are parsed by hand so the server shares no
     code with the engine's client (httptools)."""
 
-    def __init__(self, state: _State) -> None:
+    def __init__(self, state: _State, *, control: bool = False) -> None:
         self.state = state
+        self.control = control  # the stats listener: its connections are not counted
         self.buf = bytearray()
         self.transport: asyncio.Transport | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
-        self.state.opened()
+        if not self.control:
+            self.state.opened()
 
     def connection_lost(self, exc: Exception | None) -> None:
-        self.state.open -= 1
+        if not self.control:
+            self.state.open -= 1
 
     def data_received(self, data: bytes) -> None:
         self.buf += data
@@ -100,11 +105,15 @@ class _Http(asyncio.Protocol):
     def handle(self, method: str, target: str, headers: dict[str, str], body: bytes) -> None:
         url = urlsplit(target)
         close = headers.get("connection", "").lower() == "close"
-        if url.path == "/__stats":
-            self.respond(200, json.dumps(self.state.stats()).encode(), close, count=False)
-            return
-        if url.path == "/__log":
-            self.respond(200, json.dumps(list(self.state.log)).encode(), close, count=False)
+        if self.control:
+            if url.path == "/__stats":
+                document: Any = self.state.stats()
+            elif url.path == "/__log":
+                document = list(self.state.log)
+            else:
+                self.respond(404, b"{}", close, count=False)
+                return
+            self.respond(200, json.dumps(document).encode(), close, count=False)
             return
         self.state.log.append(
             {
@@ -170,13 +179,10 @@ async def _serve(mode: str) -> None:
     # A deep backlog: while the server is frozen, the engine's new connections wait in
     # the kernel instead of having their SYNs dropped (a 1 s retransmit would skew them).
     server = await loop.create_server(lambda: protocol(state), "127.0.0.1", 0, backlog=4096)
-    if mode != "http":
-        # Stats come from a second, plain HTTP listener (the main one cannot answer).
-        stats = await loop.create_server(lambda: _Http(state), "127.0.0.1", 0)
-        stats_port = stats.sockets[0].getsockname()[1]
-    else:
-        stats_port = server.sockets[0].getsockname()[1]
+    # Stats and the log come from a second listener, so asking never shows in them.
+    control = await loop.create_server(lambda: _Http(state, control=True), "127.0.0.1", 0)
     port = server.sockets[0].getsockname()[1]
+    stats_port = control.sockets[0].getsockname()[1]
     gone = loop.create_future()
     loop.add_reader(sys.stdin.fileno(), _on_stdin, gone)
     sys.stdout.write(f"PORT {port} {stats_port}\n")
@@ -267,5 +273,16 @@ def closed_port() -> int:
         return int(s.getsockname()[1])
 
 
+def _main(mode: str) -> None:
+    try:
+        import uvloop
+    except ImportError:  # asyncio's loop is slower to catch up after a freeze, still right
+        asyncio.run(_serve(mode))
+    else:
+        # uvloop accepts and answers the backlog a freeze leaves behind in a few ms,
+        # where asyncio's loop takes ~0.5 ms per queued connection.
+        uvloop.run(_serve(mode))
+
+
 if __name__ == "__main__":
-    asyncio.run(_serve(sys.argv[1]))
+    _main(sys.argv[1])
