@@ -491,14 +491,14 @@ class Engine:
         self._cpu0, self._interval_t = cpu_now, now
         lags, self._lags = sorted(self._lags), []
         lag = lags[len(lags) // 2] if lags else 0.0
-        hists = self.recorder.flush()
+        encoded = self.recorder.flush()
         interval = Interval(
             start=round(now - span - self.t0, 3),
             duration=round(span, 3),
             requests=self.requests - self._last_requests,
             errors=sum(self.errors.values()) - self._last_errors,
             dropped=self.dropped - self._last_dropped,
-            histograms={k: hist.encode(h) for k, h in hists.items()},
+            histograms=encoded,
             cpu=round(cpu, 3),
             lag_ms=round(lag * 1000, 3),
         )

@@ -122,54 +122,47 @@ class LoadResult:
         self._merge_intervals()
 
     def _merge_intervals(self) -> None:
-        """Histograms by name over the run, and one merged row per second."""
-        totals: dict[str, HdrHistogram] = {}
-        rows: dict[int, dict[str, Any]] = {}
+        """Histograms by name over the run, and one merged row per second.
+
+        Seconds are merged one at a time into one reused scratch histogram, so a long
+        run costs one histogram per request name, not one per second.
+        """
+        by_second: dict[int, list[Interval]] = {}
         for part in self.parts:
             for interval in part.intervals:
-                second = math.floor(interval.start + 1e-6)
-                row = rows.setdefault(
-                    second,
-                    {
-                        "requests": 0,
-                        "errors": 0,
-                        "dropped": 0,
-                        "hist": hist.new_histogram(),
-                        "cpu": 0.0,
-                        "lag_ms": 0.0,
-                        "saturated": False,
-                        "duration": 0.0,
-                    },
-                )
-                row["requests"] += interval.requests
-                row["errors"] += interval.errors
-                row["dropped"] += interval.dropped
-                row["cpu"] = max(row["cpu"], interval.cpu)
-                row["lag_ms"] = max(row["lag_ms"], interval.lag_ms)
-                row["saturated"] = row["saturated"] or interval.saturated
-                row["duration"] = max(row["duration"], interval.duration)
+                by_second.setdefault(math.floor(interval.start + 1e-6), []).append(interval)
+        totals: dict[str, HdrHistogram] = {}
+        scratch = hist.new_histogram()
+        self.series: list[dict[str, Any]] = []
+        for second in sorted(by_second):
+            intervals = by_second[second]
+            scratch.reset()
+            for interval in intervals:
                 for label, encoded in interval.histograms.items():
                     decoded = hist.decode(encoded)
                     hist.add(totals.setdefault(label, hist.new_histogram()), decoded)
                     if label != ITERATION:
-                        hist.add(row["hist"], decoded)
-        self.histograms = totals
-        self.total = hist.merge(h for k, h in totals.items() if k != ITERATION)
-        self.series = []
-        for second in sorted(rows):
-            row = rows[second]
-            pct = hist.percentiles_ms(row.pop("hist"))
-            duration = row.pop("duration") or 1.0
+                        hist.add(scratch, decoded)
+            pct = hist.percentiles_ms(scratch)
+            requests = sum(i.requests for i in intervals)
+            duration = max(i.duration for i in intervals) or 1.0
             self.series.append(
                 {
                     "t": second,
-                    **row,
-                    "rps": round(row["requests"] / duration, 1),
+                    "requests": requests,
+                    "errors": sum(i.errors for i in intervals),
+                    "dropped": sum(i.dropped for i in intervals),
+                    "rps": round(requests / duration, 1),
                     "p50_ms": pct["p50"],
                     "p90_ms": pct["p90"],
                     "p99_ms": pct["p99"],
+                    "cpu": max(i.cpu for i in intervals),
+                    "lag_ms": max(i.lag_ms for i in intervals),
+                    "saturated": any(i.saturated for i in intervals),
                 }
             )
+        self.histograms = totals
+        self.total = hist.merge(h for k, h in totals.items() if k != ITERATION)
         self.generator_saturated = any(r["saturated"] for r in self.series)
 
     # -- what people read -------------------------------------------------------------
