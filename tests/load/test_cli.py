@@ -11,7 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from redline.store import open_store
-from tests.helpers import CliResult
+from tests.helpers import CliResult, run_cli
 from tests.load.servers import Server
 
 Cli = Callable[..., CliResult]
@@ -120,8 +120,10 @@ def test_connections_runs_the_closed_model(load_cli: Cli, server: Server) -> Non
 
 
 def test_short_c_is_connections_without_warnings(load_cli: Cli, server: Server) -> None:
-    """`-c` names --connections on `load run` (its help says so); it must not also be
-    --config's short flag, which makes click warn on every invocation."""
+    """`-c` names --connections on `load run`, as in wrk (its help says so); it must not
+    also be --config's short flag there (click warns, and the last one wins)."""
+    help_text = ok(load_cli("run", "--help"))
+    assert "-c, --connections" in help_text.out
     result = ok(load_cli("run", server.url, "-c", "3", "--duration", "1s", *QUICK, "--json"))
     assert server.stats()["accepted"] == 3
     assert result.json()["requests"] == server.count
@@ -169,9 +171,9 @@ def test_the_store_named_by_the_config(load_cli: Cli, server: Server, tmp_path: 
     config = tmp_path / "conf" / "redline.yaml"
     config.write_text(f"project: shop\nstore: sqlite:///{store_path}\n", encoding="utf-8")
     ok(
-        load_cli(
-            "run", server.url, "--rate", "20/s", "--duration", "1s", "--workers", "1",
-            "--config", str(config),
+        run_cli(
+            "--config", str(config), "load", "run", server.url, "--rate", "20/s",
+            "--duration", "1s", "--workers", "1", cwd=tmp_path,
         )
     )  # fmt: skip
     assert not (tmp_path / ".redline").exists()

@@ -125,6 +125,18 @@ def test_one_and_two_workers_send_the_same_count(
     assert server.count == 2 * expected
 
 
+def test_iterations_waiting_for_a_connection_at_the_end_are_not_lost(server: Server) -> None:
+    """The server closes every connection after its response (taking 30 ms), so each
+    iteration needs a new one, the last included: it must still be sent, waited for and
+    counted, never cut off because the schedule ended while it waited to connect."""
+    request = RequestSpec(path="/slow?ms=30", headers={"Connection": "close"})
+    result = run_load(arrival(server, 20, 1.0, requests=(request,)), workers=1)
+    assert_clean(result)
+    assert result.requests == result.iterations == 20
+    assert server.count == 20
+    assert server.stats()["accepted"] == 20
+
+
 def test_ramping_arrival_rate_sends_what_its_stages_add_up_to(server: Server) -> None:
     executor = Executor(
         "ramping-arrival-rate",

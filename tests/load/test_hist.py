@@ -49,14 +49,14 @@ def same(a: HdrHistogram, b: HdrHistogram) -> bool:
     )
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=40, deadline=None)
 @given(some_latencies, some_latencies)
 def test_merge_is_commutative(a: list[int], b: list[int]) -> None:
     ha, hb = histogram(a), histogram(b)
     assert same(hist.merge([ha, hb]), hist.merge([hb, ha]))
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=40, deadline=None)
 @given(some_latencies, some_latencies, some_latencies)
 def test_merge_is_associative(a: list[int], b: list[int], c: list[int]) -> None:
     ha, hb, hc = histogram(a), histogram(b), histogram(c)
@@ -65,7 +65,7 @@ def test_merge_is_associative(a: list[int], b: list[int], c: list[int]) -> None:
     assert same(left, right)
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=40, deadline=None)
 @given(st.lists(some_latencies, min_size=1, max_size=5))
 def test_merge_is_exact(parts: list[list[int]]) -> None:
     """Merging the parts' histograms is recording every value in one (nothing averaged)."""
@@ -75,7 +75,7 @@ def test_merge_is_exact(parts: list[list[int]]) -> None:
     assert merged.get_total_count() == sum(len(p) for p in parts)
 
 
-@settings(max_examples=30, deadline=None)
+@settings(max_examples=20, deadline=None)
 @given(some_latencies, st.integers(min_value=1, max_value=3))
 def test_merging_empty_histograms_changes_nothing(values: list[int], empties: int) -> None:
     """A worker or an interval that recorded nothing must not move the minimum to 0
@@ -106,7 +106,7 @@ def test_percentiles_are_monotonic(values: list[int]) -> None:
     assert p["min"] <= p["p50"] <= p["p90"] <= p["p95"] <= p["p99"] <= p["p999"] <= p["max"]
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=50, deadline=None)
 @given(some_latencies)
 def test_percentiles_keep_three_significant_digits(values: list[int]) -> None:
     """Each reported percentile is within 0.1 % of a value that was really recorded at or
