@@ -45,24 +45,30 @@ def json_option(f: F) -> F:
     return click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")(f)
 
 
-def config_option(f: F) -> F:
-    """``-c/--config PATH`` on a subcommand too (``redline config check -c x.yaml``)."""
+def _config_option(*decls: str) -> Callable[[F], F]:
+    def decorate(f: F) -> F:
+        def remember(ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:
+            if value:
+                root = ctx.find_root()
+                root.obj = {**(root.obj or {}), "config_path": value}
+            return value
 
-    def remember(ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:
-        if value:
-            root = ctx.find_root()
-            root.obj = {**(root.obj or {}), "config_path": value}
-        return value
+        return click.option(
+            *decls,
+            "config_file",
+            type=click.Path(dir_okay=False),
+            expose_value=False,
+            callback=remember,
+            help="Config file (default: ./redline.yaml; env REDLINE_CONFIG).",
+        )(f)
 
-    return click.option(
-        "-c",
-        "--config",
-        "config_file",
-        type=click.Path(dir_okay=False),
-        expose_value=False,
-        callback=remember,
-        help="Config file (default: ./redline.yaml; env REDLINE_CONFIG).",
-    )(f)
+    return decorate
+
+
+# ``-c/--config PATH`` on a subcommand too (``redline config check -c x.yaml``).
+config_option = _config_option("-c", "--config")
+# Only ``--config``, where ``-c`` means something else (``redline load run -c 50``).
+config_long_option = _config_option("--config")
 
 
 def config_path(ctx: click.Context) -> str | None:

@@ -25,6 +25,7 @@ from redline.cli._output import (
     EXIT_CHECKS_FAILED,
     EXIT_NOT_MEASURED,
     EXIT_OK,
+    config_long_option,
     config_option,
     config_path,
     echo,
@@ -101,7 +102,6 @@ _run_options = [
         help="The version under test, kept with the run (env REDLINE_VERSION).",
     ),
     json_option,
-    config_option,
 ]
 
 
@@ -121,10 +121,10 @@ def load() -> None:
 @click.option("--env", "env", metavar="NAME", help="Environment to run against.")
 @click.option("--duration", callback=_duration, help="Override the scenario's duration.")
 @run_options
+@config_option
 @click.pass_context
 def scenario(
-    ctx: click.Context,
-    /, name: str, env: str | None, duration: float | None, **opts: Any
+    ctx: click.Context, /, name: str, env: str | None, duration: float | None, **opts: Any
 ) -> int:
     """Run the configured scenario NAME."""
     import dataclasses
@@ -164,6 +164,7 @@ def list_scenarios(ctx: click.Context, as_json: bool) -> int:
 @click.option("--rate", callback=_rate, help="Open model: iterations per second (2000/s).")
 @click.option(
     "--connections",
+    "-c",
     type=click.IntRange(min=1),
     help="Closed model: connections sending as fast as they can (default 10). "
     "With --rate: the most connections to open.",
@@ -182,6 +183,7 @@ def list_scenarios(ctx: click.Context, as_json: bool) -> int:
     help="e.g. 'http_req_duration:p(99)<200'; exit 1 when crossed.",
 )
 @run_options
+@config_long_option
 @click.pass_context
 def run(
     ctx: click.Context,
@@ -198,7 +200,8 @@ def run(
     thresholds: tuple[str, ...],
     **opts: Any,
 ) -> int:
-    """Load-test URL without a config (like wrk or hey)."""
+    """Load-test URL without a config (like wrk or hey). -c is --connections here, as in
+    wrk; give a config (for its store) before the command: `redline -c FILE load run`."""
     from redline.load.requests import Target
     from redline.load.spec import Executor, LoadSpec, RequestSpec
 
@@ -276,10 +279,11 @@ def _execute(
     app_version: str | None,
     **_: Any,
 ) -> int:
-    from redline.load.runner import LoadRun, default_workers
+    from redline.load.runner import LoadRun, default_workers, preflight
     from redline.load.thresholds import evaluate, parse_thresholds
 
     parse_thresholds(spec.thresholds)  # a bad expression fails before any traffic
+    preflight(spec)  # so do a bad flow, data file or template, once, not per worker
     progress = _Progress(spec, enabled=sys.stderr.isatty() and not as_json)
     if cluster is not None:
         from redline.load.cluster import ClusterRun

@@ -89,14 +89,17 @@ class Engine:
         self._lags: list[float] = []
         self._flow: Callable[..., Any] | None = None
         self._flows: set[asyncio.Task[None]] = set()
+        self._stop_requested = False
         self._flow_requests: dict[tuple[Any, ...], Prepared] = {}
         self.in_flight = 0
         self._active_vus = 0
 
     # -- public -----------------------------------------------------------------------
     def stop(self) -> None:
-        """End the schedule now; in-flight iterations get ``graceful_stop`` to finish."""
+        """End the schedule now; in-flight iterations get ``graceful_stop`` to finish.
+        Called before the start, the run sends nothing."""
         self.running = False
+        self._stop_requested = True
         self._stopped.set()
 
     async def run(self) -> Part:
@@ -107,8 +110,9 @@ class Engine:
 
             self._flow = load_flow(self.spec.flow)
         if self.start_at is not None:
-            await asyncio.sleep(max(0.0, self.start_at - time.time()))
-        self.running = True
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopped.wait(), max(0.0, self.start_at - time.time()))
+        self.running = not self._stop_requested
         self.t0 = time.perf_counter()
         self.wall0 = time.time()
         self._cpu0 = time.process_time()
@@ -140,13 +144,14 @@ class Engine:
         self.idle: list[Connection] = []
         self.queue: deque[tuple[float, Prepared | None]] = deque()
         self.opening = 0
-        index, total, t0 = 0, arrivals.total, self.t0
-        next_due = t0 + arrivals.time_of(0) if total else t0
+        first, step = self.spec.stride
+        index, total, t0 = first, arrivals.total, self.t0
+        next_due = t0 + arrivals.time_of(index) if index < total else t0
         while self.running and index < total:
             now = time.perf_counter()
             while index < total and next_due <= now:
                 self._start_iteration(next_due)
-                index += 1
+                index += step
                 if index < total:
                     next_due = t0 + arrivals.time_of(index)
             # Always yield, at most 10 ms at a time so a stop is seen at once.
@@ -475,8 +480,10 @@ class Engine:
             self._lags.append(await fut - sent)
 
     async def _interval_ticker(self) -> None:
+        """Flush each whole second of the schedule; the last one (with the drain after
+        it) is flushed when the run ends, so a 3 s run has 3 rows."""
         second = 1
-        while True:
+        while second < self.spec.executor.total_duration - 1e-3:
             await asyncio.sleep(max(0.0, self.t0 + second - time.perf_counter()))
             self._flush_interval()
             second += 1
@@ -510,22 +517,30 @@ class Engine:
             self.on_interval(interval)
 
     async def _drain(self) -> None:
-        """Let in-flight iterations finish for up to ``graceful_stop``; the rest are
-        aborted and counted as ``interrupted``."""
-        if self.in_flight > 0:
+        """Let in-flight and queued iterations finish for up to ``graceful_stop``; then
+        what is in flight is aborted (``interrupted``) and what never started is dropped."""
+        if self._busy():
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._poll_idle(), self.spec.graceful_stop)
+        queue = getattr(self, "queue", None)
+        if queue:
+            self.dropped += len(queue)
+            queue.clear()
         for conn in list(self.connections):
             if conn.done is not None:
                 conn.expire("interrupted")
-        await asyncio.sleep(0)  # let the aborted connections report
+        for _ in range(3):  # let the aborted connections report
+            await asyncio.sleep(0)
         tasks = [*getattr(self, "vus", []), *self._flows]
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
 
+    def _busy(self) -> bool:
+        return self.in_flight > 0 or bool(getattr(self, "queue", None))
+
     async def _poll_idle(self) -> None:
-        while self.in_flight > 0:
+        while self._busy():
             await asyncio.sleep(0.005)
 
     def _close_all(self) -> None:

@@ -20,11 +20,11 @@ import json as jsonlib
 import random
 import re
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, urlencode, urlsplit
+from urllib.parse import quote, quote_plus, urlsplit
 
 from redline._errors import UsageError
 from redline.load.spec import RequestSpec
@@ -128,7 +128,7 @@ def prepare(spec: RequestSpec, target: Target, data: DataRows | None) -> Prepare
         headers.setdefault("Content-Type", "application/json")
     path = target.base_path + (spec.path if spec.path.startswith("/") else "/" + spec.path)
     if spec.query:
-        path += ("&" if "?" in path else "?") + urlencode(dict(spec.query))
+        path += ("&" if "?" in path else "?") + _query(spec.query)
     head = f"{spec.method.upper()} {path} HTTP/1.1\r\nHost: {target.host_header}\r\n"
     head += "".join(f"{k}: {v}\r\n" for k, v in headers.items())
     if not any(k.lower() == "user-agent" for k in headers):
@@ -155,6 +155,18 @@ def prepare(spec: RequestSpec, target: Target, data: DataRows | None) -> Prepare
         return _assemble(rendered, payload)
 
     return Prepared(spec.label, spec, build, needs_body)
+
+
+def _query(query: Mapping[str, str]) -> str:
+    """``query`` URL-encoded, its templates left whole (they are encoded when rendered)."""
+
+    def encode(text: str) -> str:
+        parts = _TEMPLATE.split(text)  # literal, expression, literal, ...
+        return "".join(
+            quote_plus(part) if i % 2 == 0 else f"{{{{{part}}}}}" for i, part in enumerate(parts)
+        )
+
+    return "&".join(f"{encode(str(k))}={encode(str(v))}" for k, v in query.items())
 
 
 def _assemble(head: str, body: bytes | None) -> bytes:

@@ -23,7 +23,7 @@ from typing import Any
 from redline.load.results import Interval, LoadResult, Part
 from redline.load.spec import LoadSpec
 
-__all__ = ["LoadRun", "default_workers", "run_in_process", "run_load"]
+__all__ = ["LoadRun", "default_workers", "preflight", "run_in_process", "run_load"]
 
 _START_DELAY = 0.3  # seconds for worker processes to be ready before the common start
 
@@ -43,6 +43,25 @@ def new_event_loop() -> asyncio.AbstractEventLoop:
     except ImportError:
         return asyncio.new_event_loop()
     return uvloop.new_event_loop()
+
+
+def preflight(spec: LoadSpec) -> None:
+    """Raise the UsageError a worker would: a bad URL, flow, data file or template.
+
+    Checked once before any process starts, so a mistake is one clear message and
+    exit 2, not one lost worker per core.
+    """
+    from redline.load.requests import Target, load_data, prepare
+    from redline.load.spec import RequestSpec
+
+    target = Target.parse(spec.target)
+    data = load_data(spec.data_file)
+    for request in spec.requests or (RequestSpec(),):
+        prepare(request, target, data)
+    if spec.flow is not None:
+        from redline.load.flow import load_flow
+
+        load_flow(spec.flow)
 
 
 def run_in_process(
@@ -119,6 +138,7 @@ class LoadRun:
             self._event.set()
 
     def run(self) -> LoadResult:
+        preflight(self.spec)
         if self.workers == 1:
             part = run_in_process(
                 self.spec,

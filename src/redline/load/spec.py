@@ -10,8 +10,8 @@ the connections and the iterations.
 ...     executor=Executor("constant-arrival-rate", rate=2000.0, duration=10.0),
 ...     requests=(RequestSpec(path="/health"),),
 ... )
->>> spec.share(0, 2).executor.rate
-1000.0
+>>> spec.share(1, 2).stride   # every second iteration of the schedule, from the second
+(1, 2)
 """
 
 from __future__ import annotations
@@ -144,11 +144,16 @@ class LoadSpec:
     data_file: str | None = None
     thresholds: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     tags: Mapping[str, str] = field(default_factory=dict)
+    # (index, parts): this spec runs iterations index, index + parts, ... of the open
+    # model's schedule; (0, 1) is the whole of it.
+    stride: tuple[int, int] = (0, 1)
 
     def share(self, index: int, parts: int) -> LoadSpec:
-        """Part ``index`` of ``parts`` of this test: rates, VUs, connections and queues
-        split so the parts together do exactly what the whole would (remainders go to
-        the first parts)."""
+        """Part ``index`` of ``parts`` of this test, so the parts together do exactly what
+        the whole would. Open model: every part keeps the whole schedule and takes every
+        ``parts``-th iteration of it (same intended times, exact total, whatever the
+        rate). Closed model: VUs split (remainders to the first parts). Connections and
+        queues split either way."""
         if parts == 1:
             return self
         ex = self.executor
@@ -158,18 +163,15 @@ class LoadSpec:
 
         executor = dataclasses.replace(
             ex,
-            rate=ex.rate / parts,
-            start_rate=ex.start_rate / parts,
             vus=split(ex.vus),
             start_vus=split(ex.start_vus),
-            stages=tuple(
-                Stage(s.duration, s.target / parts if ex.open else split(int(s.target)))
-                for s in ex.stages
-            ),
+            stages=ex.stages
+            if ex.open
+            else tuple(Stage(s.duration, split(int(s.target))) for s in ex.stages),
             max_connections=max(1, split(ex.max_connections)),
             max_queue=max(1, split(ex.max_queue)),
         )
-        return dataclasses.replace(self, executor=executor)
+        return dataclasses.replace(self, executor=executor, stride=(index, parts))
 
     def to_dict(self) -> dict[str, Any]:
         """The spec as plain JSON-able values (for the stored run and ``--out``)."""
