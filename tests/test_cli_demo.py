@@ -42,6 +42,7 @@ def test_demo_runs_every_step_and_stops_everything(cli: Cli, tmp_path: Path) -> 
         "admin with secret",
         "validate",
         "fault: slow database",
+        "load: normal",
         "store",
     ]
     assert all(s["outcome"] == "ok" for s in doc["steps"]), doc["steps"]
@@ -67,6 +68,16 @@ def test_demo_runs_every_step_and_stops_everything(cli: Cli, tmp_path: Path) -> 
     fault = next(s for s in doc["steps"] if s["name"] == "fault: slow database")
     assert [c["service"] + "/" + c["check"] for c in fault["caught"]] == ["api/items"]
     assert "more than max_latency 300 ms" in fault["caught"][0]["reason"]
+    # A short run of the `normal` scenario: every scheduled request sent, judged, stored.
+    load = next(s for s in doc["steps"] if s["name"] == "load: normal")["load"]
+    assert load["requests"] == 60 and load["errors"] == 0 and load["dropped"] == 0
+    assert load["thresholds"] and all(t["ok"] for t in load["thresholds"])
+    with sqlite3.connect(project / ".redline" / "redline.db") as db:
+        (load_run,) = db.execute("SELECT id FROM runs WHERE kind = 'load'").fetchone()
+        (hists,) = db.execute(
+            "SELECT count(*) FROM histograms WHERE run_id = ?", (load_run,)
+        ).fetchone()
+    assert hists >= 2  # the total per request name, and whole iterations
     # The sample mistake shows what diagnostics look like.
     assert any("RL110 [unknown-dependency]" in line for line in doc["sample_mistake"])
     assert any("RL108 [bad-duration]" in line for line in doc["sample_mistake"])

@@ -307,7 +307,13 @@ def _execute(
         progress.done()
     result.thresholds = [r.to_dict() for r in evaluate(spec.thresholds, result)]
     if store_url is not None:
-        _record(result, spec, env, store_url, app_version, base)
+        from redline._errors import StoreError
+        from redline.load.record import record_load
+
+        try:
+            record_load(result, spec, store_url, env=env, version=app_version, base=base)
+        except StoreError as exc:
+            echo(f"warning: the run was not recorded: {exc.message}", err=True)
     if out is not None:
         import json
 
@@ -427,84 +433,3 @@ def _human(result: LoadResult) -> None:
             f"{result.target}?",
             err=True,
         )
-
-
-def _record(
-    result: LoadResult,
-    spec: LoadSpec,
-    env: str | None,
-    store_url: str,
-    version: str | None,
-    base: Path,
-) -> None:
-    import socket
-
-    from redline._errors import StoreError
-    from redline.load import hist
-    from redline.store.append import append_run
-    from redline.store.records import HistogramRecord, MetricRecord
-
-    s = result.summary()
-    lat = s["latency_ms"]
-    metrics = [
-        MetricRecord(f"latency_{k}_ms", lat[k], unit="ms", direction="lower")
-        for k in ("p50", "p90", "p95", "p99", "p999", "max", "mean")
-    ]
-    metrics += [
-        MetricRecord("rps", s["rps"], unit="1/s", direction="higher"),
-        MetricRecord(
-            "error_rate", s["errors"] / s["requests"] if s["requests"] else 0.0, direction="lower"
-        ),
-        MetricRecord("dropped", float(s["dropped"]), direction="lower"),
-        MetricRecord("requests", float(s["requests"]), direction="none"),
-    ]
-    for name, r in s["by_request"].items():
-        metrics.append(
-            MetricRecord(f"{name}.p99_ms", r["latency_ms"]["p99"], unit="ms", direction="lower")
-        )
-    histograms = [
-        HistogramRecord(
-            name,
-            hist.encode(h),
-            hist.LOWEST_US,
-            hist.HIGHEST_US,
-            hist.SIGNIFICANT_DIGITS,
-            h.get_total_count(),
-        )
-        for name, h in sorted(result.histograms.items())
-    ]
-    commit, branch = _git(base)
-    failed = any(not t["ok"] for t in result.thresholds)
-    try:
-        append_run(
-            store_url,
-            kind="load",
-            name=spec.name,
-            environment=env,
-            version=version or os.environ.get("REDLINE_VERSION") or None,
-            commit=os.environ.get("GITHUB_SHA") or commit,
-            branch=os.environ.get("GITHUB_REF_NAME") or branch,
-            host=socket.gethostname(),
-            status="fail" if failed else ("aborted" if result.interrupted else "ok"),
-            summary={k: v for k, v in s.items() if k != "by_request"} | {"spec": spec.to_dict()},
-            metrics=metrics,
-            histograms=histograms,
-        )
-    except StoreError as exc:
-        echo(f"warning: the run was not recorded: {exc.message}", err=True)
-
-
-def _git(base: Path) -> tuple[str | None, str | None]:
-    """The commit and branch of the repository at ``base``, when it is one."""
-    import subprocess
-
-    def ask(*args: str) -> str | None:
-        try:
-            out = subprocess.run(
-                ["git", *args], cwd=base, capture_output=True, text=True, timeout=5, check=False
-            )
-        except (OSError, subprocess.TimeoutExpired):
-            return None
-        return out.stdout.strip() or None if out.returncode == 0 else None
-
-    return ask("rev-parse", "HEAD"), ask("rev-parse", "--abbrev-ref", "HEAD")

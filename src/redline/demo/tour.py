@@ -26,6 +26,7 @@ from redline.load.scenarios import presets_yaml
 __all__ = ["DEMO_ENV", "Step", "Tour", "demo_config", "run_tour"]
 
 DEMO_ENV = "demo"
+DEMO_LOAD_SECONDS = 3.0  # the tour's run of the `normal` scenario: short, to stay quick
 FAULT_SLOW_QUERY = "400ms"  # over the items check's max_latency (300ms), under its timeout
 _JOB_DEADLINE = 15.0
 
@@ -246,6 +247,7 @@ def _steps(tour: Tour, on_step: Callable[[Step], None] | None) -> None:
             tour, client, api, worker_health.value if worker_health else "", token, metrics, done
         )
         _validation_steps(tour, loaded, client, api, token, done)
+    _load_step(tour, loaded, done)
     _store_step(tour, loaded, metrics, done)
     tour.sample_mistake = _sample_mistake(path, environ)
 
@@ -348,6 +350,37 @@ def _validation_steps(
             else f"the validator missed the slow database (exit {faulty.exit_code})"
         )
         step.data["caught"] = [v.to_dict() for v in caught]
+    done()
+
+
+def _load_step(tour: Tour, loaded: Any, done: Callable[[], None]) -> None:
+    """A short run of the ``normal`` scenario, judged by its thresholds and stored."""
+    import dataclasses
+
+    from redline.load.record import record_load
+    from redline.load.runner import LoadRun
+    from redline.load.scenarios import scenario_spec
+    from redline.load.thresholds import evaluate
+    from redline.store import resolve_store_url
+
+    with _timed(tour.steps, "load: normal") as step:
+        spec = scenario_spec(loaded, "normal", DEMO_ENV)
+        spec = dataclasses.replace(
+            spec, executor=dataclasses.replace(spec.executor, duration=DEMO_LOAD_SECONDS)
+        )
+        result = LoadRun(spec, workers=1).run()
+        result.thresholds = [t.to_dict() for t in evaluate(spec.thresholds, result)]
+        store = resolve_store_url(None, loaded.config(DEMO_ENV).store, loaded.base_dir, environ={})
+        record_load(result, spec, store, env=DEMO_ENV, base=loaded.base_dir)
+        s = result.summary()
+        held = sum(t["ok"] for t in s["thresholds"])
+        step.outcome = "ok" if s["requests"] and held == len(s["thresholds"]) else "fail"
+        step.detail = (
+            f"{s['requests']} requests at {spec.executor.rate:g}/s for {DEMO_LOAD_SECONDS:g}s: "
+            f"p50 {s['latency_ms']['p50']:.1f} ms, p99 {s['latency_ms']['p99']:.1f} ms, "
+            f"{s['errors']} errors, {held}/{len(s['thresholds'])} thresholds held"
+        )
+        step.data["load"] = s
     done()
 
 
