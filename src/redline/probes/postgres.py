@@ -18,32 +18,39 @@ How outcomes read:
 
 The first column of the first row is compared with ``expect`` as text after normalizing
 numbers (``1``, ``1.0`` and ``Decimal('1.00')`` all read ``1``; booleans read
-``true``/``false``). Reasons and details name the target as ``host:port/database`` and
-the user, never the DSN: its password and query parameters stay out of every output,
-and driver messages are scrubbed of them too.
+``true``/``false``). The query runs as one simple query: of several statements, the first
+that returns rows is compared. A query still running at the timeout is cancelled on the
+server. Reasons and details name the target as ``host:port/database`` and the user, never
+the DSN: its password and query parameters stay out of every output, and server messages
+are scrubbed of them too.
+
+The probe speaks PostgreSQL's wire protocol itself (:mod:`redline.probes._pgwire`: TLS as
+``sslmode`` says; trust, password, MD5 and SCRAM-SHA-256 logins) and reads the DSN as
+libpq does (:mod:`redline.probes._pgdsn`: URL or ``key=value``, ``PG*`` variables,
+``~/.pgpass``), so a check imports no database driver.
 """
 
 from __future__ import annotations
 
 import asyncio
-import math
-import os
 import re
+import socket
 import time
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from redline.probes import _pgwire
+from redline.probes._pgdsn import DsnError, Params, resolve
 from redline.probes.base import Measurement, error, fail, normalize_value, ok, with_phases
 
 if TYPE_CHECKING:
-    import psycopg
-
     from redline.config.schema import PostgresCheck
 
 __all__ = ["PostgresProbe"]
 
 _MARGIN = 0.05
 _REVISION_QUERY = "SELECT version_num FROM alembic_version"
+_UNDEFINED_TABLE = "42P01"
 # SQLSTATE classes and codes that mean the probe could not measure, not that the answer is wrong.
 _UNMEASURABLE_CLASSES = ("08", "53", "57", "58", "XX")
 _UNMEASURABLE_CODES = {"42601": "fix the query", "42501": "grant the check's user access"}
@@ -60,39 +67,31 @@ class PostgresProbe:
 
     async def check(self) -> Measurement:
         loop = asyncio.get_running_loop()
-        # The deadline starts before the lazy import, as run_check's timeout does.
+        # A margin inside run_check's timeout, so this probe's own reason wins.
         deadline = loop.time() + max(self.timeout - min(_MARGIN, self.timeout * 0.1), 0.001)
-        import psycopg
-        from psycopg.conninfo import conninfo_to_dict
-
         try:
-            params = conninfo_to_dict(self.spec.dsn)
-        except psycopg.Error as exc:
-            return error(f"invalid DSN: {_scrub(_first_line(exc), self.spec.dsn, None)}")
+            params = resolve(self.spec.dsn)
+        except DsnError as exc:
+            return error(f"invalid DSN: {_scrub(str(exc), self.spec.dsn, None)}")
         target = _Target(self.spec.dsn, params)
         where = {"target": str(target), "user": target.user}
         start = time.perf_counter()
-        extra: dict[str, Any] = {"connect_timeout": max(2, math.ceil(self.timeout))}
-        if "application_name" not in params:
-            extra["application_name"] = "redline"
         try:
             async with asyncio.timeout_at(deadline):
-                conn = await psycopg.AsyncConnection.connect(
-                    self.spec.dsn, autocommit=True, **extra
-                )
+                conn = await _pgwire.connect(params, application_name="redline")
         except TimeoutError:
             waited = _s(self.timeout)
             return error(
                 f"no answer from PostgreSQL at {target} within {waited} (timeout)", **where
             )
-        except psycopg.Error as exc:
+        except (_pgwire.WireError, OSError) as exc:
             return error(target.connect_reason(exc), **where)
         connected = time.perf_counter()
         phases = {"connect": connected - start}
         try:
             details: dict[str, Any] = {
                 **where,
-                "server_version": conn.info.parameter_status("server_version"),
+                "server_version": conn.parameters.get("server_version"),
             }
             try:
                 async with asyncio.timeout_at(deadline):
@@ -103,36 +102,33 @@ class PostgresProbe:
                 return with_phases(error(reason, **details), **phases)
             return with_phases(measurement, **phases)
         finally:
-            await conn.close()
+            await conn.close()  # cancels a query still running on the server
 
     async def _measure(
         self,
-        conn: psycopg.AsyncConnection[Any],
+        conn: _pgwire.Connection,
         phases: dict[str, float],
         details: dict[str, Any],
         target: _Target,
     ) -> Measurement:
-        import psycopg
-
         spec = self.spec
         start = time.perf_counter()
         try:
-            cursor = await conn.execute(spec.query.encode())
-            row = await cursor.fetchone() if cursor.description is not None else None
-        except psycopg.Error as exc:
+            result = await conn.query(spec.query)
+        except (_pgwire.WireError, OSError) as exc:
             phases["query"] = time.perf_counter() - start
             return _query_failure(exc, target, details)
         phases["query"] = time.perf_counter() - start
-        value: Any = row[0] if row else None
-        if row:
+        value = result.first()
+        if result.rows:
             details["value"] = _show(value)
         if spec.expect is not None:
-            if cursor.description is None:
+            if result.types is None:
                 return error(
                     "the query returns no rows to compare with expect (is it a SELECT?)",
                     **details,
                 )
-            if row is None:
+            if not result.rows:
                 return fail(f"query returned no rows, expected {_show(spec.expect)}", **details)
             if normalize_value(value) != normalize_value(spec.expect):
                 return fail(
@@ -141,19 +137,17 @@ class PostgresProbe:
         if spec.schema_revision is not None:
             start = time.perf_counter()
             try:
-                cursor = await conn.execute(_REVISION_QUERY)
-                revisions = sorted(str(r[0]) for r in await cursor.fetchall())
-            except psycopg.errors.UndefinedTable:
+                revisions = sorted(str(r) for r in (await conn.query(_REVISION_QUERY)).column(0))
+            except (_pgwire.WireError, OSError) as exc:
                 phases["revision"] = time.perf_counter() - start
+                if getattr(exc, "sqlstate", "") != _UNDEFINED_TABLE:
+                    return _query_failure(exc, target, details)
                 return error(
                     f"no alembic_version table in {target.database}: the database is not "
                     "managed by Alembic or its migrations never ran (run `alembic upgrade "
                     "head`, or remove schema_revision from the check)",
                     **details,
                 )
-            except psycopg.Error as exc:
-                phases["revision"] = time.perf_counter() - start
-                return _query_failure(exc, target, details)
             phases["revision"] = time.perf_counter() - start
             details["schema_revision"] = revisions
             if spec.schema_revision not in revisions:
@@ -177,43 +171,41 @@ def _show(value: Any) -> str:
 class _Target:
     """Where the DSN points, described without its secrets."""
 
-    def __init__(self, dsn: str, params: dict[str, Any]) -> None:
+    def __init__(self, dsn: str, params: Params) -> None:
         self.dsn = dsn
-        self.password: str | None = params.get("password") or os.environ.get("PGPASSWORD")
-        self.host = str(params.get("host") or os.environ.get("PGHOST") or "local socket")
-        self.port = str(params.get("port") or os.environ.get("PGPORT") or "5432")
-        self.user = str(params.get("user") or os.environ.get("PGUSER") or _login())
-        self.database = str(params.get("dbname") or os.environ.get("PGDATABASE") or self.user)
+        self.password = params.password
+        shown_as_default = not params.host_given and params.unix_socket
+        self.host = "local socket" if shown_as_default else params.host
+        self.port = str(params.port)
+        self.user = params.user
+        self.database = params.dbname
 
     def __str__(self) -> str:
         return f"{self.host}:{self.port}/{self.database}"
 
-    def connect_reason(self, exc: psycopg.Error) -> str:
+    def connect_reason(self, exc: Exception) -> str:
         """One line on why connecting failed, scrubbed of the DSN and its password."""
-        import psycopg
-
-        message = _server_message(exc)
-        lowered = message.lower()
         where = f"{self.host}:{self.port}"
-        if "password authentication failed" in lowered:
+        message = _message(exc)
+        if getattr(exc, "sqlstate", "") == "28P01" or "password authentication failed" in message:
             return f'authentication failed for user "{self.user}" at {where} (wrong password?)'
-        if "no password supplied" in lowered:
+        if isinstance(exc, _pgwire.PasswordRequired):
             return (
                 f'authentication required: the server asks user "{self.user}" at {where} '
                 "for a password and the DSN gives none"
             )
-        if "connection refused" in lowered:
+        if isinstance(exc, ConnectionRefusedError):
             return f"connection refused at {where} (is PostgreSQL running and listening there?)"
-        if isinstance(exc, psycopg.errors.ConnectionTimeout) or "timeout expired" in lowered:
+        if isinstance(exc, _pgwire.ConnectTimeout):
             return f"no answer from PostgreSQL at {self} while connecting (timeout)"
-        if lowered.startswith("failed to resolve host") or "could not translate host" in lowered:
+        if isinstance(exc, socket.gaierror):
             return f"could not resolve host {self.host} (DNS): check the DSN's host"
         return f"could not connect to {self}: {_scrub(message, self.dsn, self.password)}"
 
 
-def _query_failure(exc: psycopg.Error, target: _Target, details: dict[str, Any]) -> Measurement:
-    code = exc.sqlstate or ""
-    message = _scrub(exc.diag.message_primary or _first_line(exc), target.dsn, target.password)
+def _query_failure(exc: Exception, target: _Target, details: dict[str, Any]) -> Measurement:
+    code: str = getattr(exc, "sqlstate", "")
+    message = _scrub(_message(exc), target.dsn, target.password)
     reason = f"query failed: {message}" + (f" (SQLSTATE {code})" if code else "")
     if code:
         details = {**details, "sqlstate": code}
@@ -224,18 +216,21 @@ def _query_failure(exc: psycopg.Error, target: _Target, details: dict[str, Any])
     return fail(reason, **details)
 
 
-_CONNECT_PREFIX = re.compile(
-    r"^(connection failed: )?(connection to server (at|on) .*? failed: )?(FATAL:\s+)?", re.I
-)
+def _message(exc: Exception) -> str:
+    """What went wrong, in one line: the server's message, or the OS's words for it."""
+    if isinstance(exc, _pgwire.ServerError):
+        return exc.message
+    if verify := getattr(exc, "verify_message", None):  # ssl.SSLCertVerificationError
+        return f"certificate verify failed: {verify}"
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror
+    return _first_line(exc)
+
+
 _URL = re.compile(r"\b[a-z][a-z0-9+.-]*://[^\s\"']+", re.I)
 _SECRET_PARAM = re.compile(
     r"\b(password|sslpassword|sslkey|passfile)\s*=\s*('(?:[^'\\]|\\.)*'|[^\s&]+)", re.I
 )
-
-
-def _server_message(exc: BaseException) -> str:
-    """The first line of a connection error, without libpq's "connection to server" prefix."""
-    return _CONNECT_PREFIX.sub("", _first_line(exc)).strip()
 
 
 def _scrub(text: str, dsn: str, password: str | None) -> str:
@@ -259,15 +254,6 @@ def _redact_url(url: str) -> str:
 def _first_line(exc: BaseException) -> str:
     text = str(exc).strip()
     return text.splitlines()[0].strip() if text else type(exc).__name__
-
-
-def _login() -> str:
-    import getpass
-
-    try:
-        return getpass.getuser()
-    except (OSError, KeyError):
-        return "unknown"
 
 
 def _s(value: float) -> str:
