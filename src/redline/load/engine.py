@@ -35,6 +35,7 @@ from redline.load.transport import Connection, Stats, classify, connect, tls_con
 __all__ = ["Engine"]
 
 _SWEEP = 0.05
+_CONNECTING = 128
 
 
 class _Label:
@@ -90,6 +91,8 @@ class Engine:
         self._flow: Callable[..., Any] | None = None
         self._flows: set[asyncio.Task[None]] = set()
         self._stop_requested = False
+        self._stop_at = float("inf")
+        self._connecting = asyncio.Semaphore(_CONNECTING)
         self._flow_requests: dict[tuple[Any, ...], Prepared] = {}
         self.in_flight = 0
         self._active_vus = 0
@@ -251,7 +254,7 @@ class Engine:
     async def _run_closed(self) -> None:
         ex = self.spec.executor
         self.vus: list[asyncio.Task[None]] = []
-        deadline = self.t0 + ex.total_duration
+        deadline = self._stop_at = self.t0 + ex.total_duration
         while self.running:
             elapsed = time.perf_counter() - self.t0
             want = vus_at(ex, elapsed)
@@ -271,7 +274,7 @@ class Engine:
         ex = self.spec.executor
         iterations = 0
         conn: Connection | None = None
-        while self.running and number < self._active_vus:
+        while self.running and number < self._active_vus and time.perf_counter() < self._stop_at:
             if ex.kind == "per-vu-iterations" and iterations >= ex.iterations:
                 return
             iterations += 1
@@ -316,8 +319,12 @@ class Engine:
             p, t = c.vu
             self._record(p, t, status, body, error)
             self._iteration_done(t)
+            now = time.perf_counter()
+            # The schedule's end is checked here too: with thousands of connections the
+            # coroutine that flips `running` can be seconds late.
             if (
                 self.running
+                and now < self._stop_at
                 and number < self._active_vus
                 and not c.closed
                 and not think
@@ -326,7 +333,6 @@ class Engine:
                 self.iterations += 1
                 self.in_flight += 1
                 nxt = self._next_request()
-                now = time.perf_counter()
                 c.vu = (nxt, now)
                 c.send(nxt.build(), done, now + self.spec.timeout, want_body=nxt.needs_body)
                 return
@@ -450,6 +456,12 @@ class Engine:
         return picks[self._pick_index % len(picks)]
 
     async def _connect(self) -> Connection:
+        # At most _CONNECTING handshakes at once: ten thousand SYNs together overflow the
+        # server's accept queue, and the dropped ones wait a whole second to be resent.
+        async with self._connecting:
+            return await self._connect_now()
+
+    async def _connect_now(self) -> Connection:
         conn = await connect(
             self.target.host,
             self.target.port,
