@@ -15,8 +15,9 @@ Modes:
 - ``silent``: accepts and reads, never answers.
 
 Every mode has a second, control listener answering ``/__stats`` (requests answered,
-connections open, the most open at once, connections accepted) and ``/__log`` (the
-last requests: method, target, headers, body); it is never counted.
+connections open, the most open at once, connections accepted), ``/__log`` (the
+last requests: method, target, headers, body) and ``/__reset`` (zero the counts once
+no connection is open); it is never counted.
 
 The test side is :class:`Server`; a port nothing listens on is :func:`closed_port`.
 """
@@ -24,6 +25,7 @@ The test side is :class:`Server`; a port nothing listens on is :func:`closed_por
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import http.client
 import json
 import os
@@ -49,11 +51,27 @@ class _State:
         self.peak = 0
         self.accepted = 0
         self.log: deque[dict[str, Any]] = deque(maxlen=_LOG_SIZE)
+        self.idle = asyncio.Event()  # no connection open
+        self.idle.set()
 
     def opened(self) -> None:
         self.accepted += 1
         self.open += 1
         self.peak = max(self.peak, self.open)
+        self.idle.clear()
+
+    def closed(self) -> None:
+        self.open -= 1
+        if self.open == 0:
+            self.idle.set()
+
+    async def reset(self) -> None:
+        """Forget everything counted, once the last test's connections are gone."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.idle.wait(), 2.0)
+        self.requests = self.accepted = 0
+        self.peak = self.open
+        self.log.clear()
 
     def stats(self) -> dict[str, int]:
         return {
@@ -81,7 +99,7 @@ class _Http(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         if not self.control:
-            self.state.open -= 1
+            self.state.closed()
 
     def data_received(self, data: bytes) -> None:
         self.buf += data
@@ -110,6 +128,9 @@ class _Http(asyncio.Protocol):
                 document: Any = self.state.stats()
             elif url.path == "/__log":
                 document = list(self.state.log)
+            elif url.path == "/__reset":
+                asyncio.get_running_loop().create_task(self.reset(close))
+                return
             else:
                 self.respond(404, b"{}", close, count=False)
                 return
@@ -132,6 +153,10 @@ class _Http(asyncio.Protocol):
             self.respond(200, body, close)
         else:
             self.respond(200, _BODY, close)
+
+    async def reset(self, close: bool) -> None:
+        await self.state.reset()
+        self.respond(200, json.dumps(self.state.stats()).encode(), close, count=False)
 
     def respond(self, status: int, body: bytes, close: bool, *, count: bool = True) -> None:
         if self.transport is None or self.transport.is_closing():
@@ -158,7 +183,7 @@ class _Reset(asyncio.Protocol):
         transport.abort()  # type: ignore[attr-defined]
 
     def connection_lost(self, exc: Exception | None) -> None:
-        self.state.open -= 1
+        self.state.closed()
 
 
 class _Silent(asyncio.Protocol):
@@ -169,7 +194,7 @@ class _Silent(asyncio.Protocol):
         self.state.opened()
 
     def connection_lost(self, exc: Exception | None) -> None:
-        self.state.open -= 1
+        self.state.closed()
 
 
 async def _serve(mode: str) -> None:
@@ -244,6 +269,15 @@ class Server:
     def log(self) -> list[dict[str, Any]]:
         """The last requests the server saw (method, target, headers, body)."""
         return self._get("/__log")  # type: ignore[no-any-return]
+
+    def reset(self) -> dict[str, int]:
+        """Start counting afresh (for a server shared by tests): waits up to 2 s for the
+        connections still open to close, then zeroes the counts and empties the log."""
+        if self.frozen:
+            self.thaw()
+        if self.proc.poll() is not None:
+            raise RuntimeError(f"the {self.mode} server exited ({self.proc.returncode})")
+        return self._get("/__reset")  # type: ignore[no-any-return]
 
     def freeze(self) -> None:
         os.kill(self.proc.pid, signal.SIGSTOP)

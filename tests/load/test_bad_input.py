@@ -99,35 +99,26 @@ def test_a_crossed_threshold_exits_1(load_cli: Cli, server: Server) -> None:
     assert "threshold ok   http_req_failed: rate<0.01" in result.out
 
 
-def test_thresholds_that_hold_exit_0(load_cli: Cli, server: Server) -> None:
-    result = clean(
-        load_cli(
-            "run", server.url, "--rate", "20/s", "--threshold", "http_req_failed:rate<0.01", *QUICK
-        )
-    )
-    assert result.code == 0, result.text
-
-
 # -- targets that do not answer --------------------------------------------------------
 
 MODELS = {"open": ("--rate", "20/s"), "closed": ("--connections", "2")}
 
 
-@pytest.mark.parametrize("model", MODELS)
-def test_nobody_listening_is_refused_and_says_so(load_cli: Cli, dead_port: int, model: str) -> None:
+def test_nobody_listening_is_refused_and_says_so(load_cli: Cli, dead_port: int) -> None:
     url = f"http://127.0.0.1:{dead_port}/"
-    result = clean(load_cli("run", url, *MODELS[model], *QUICK))
+    result = clean(load_cli("run", url, "--connections", "2", *QUICK))
     assert result.code == 2, result.text
     assert "no request got a response (refused)" in result.err
     assert f"127.0.0.1:{dead_port}" in result.err
 
-    document = clean(load_cli("run", url, *MODELS[model], *QUICK, "--json"))
-    assert document.code == 2
-    s = document.json()
-    assert s["requests"] > 0 and s["errors"] == s["requests"]
-    assert s["errors_by_kind"] == {"refused": s["requests"]}
-    if model == "open":
-        assert s["requests"] == 20  # every scheduled iteration is accounted for
+
+def test_nobody_listening_is_counted_per_iteration(load_cli: Cli, dead_port: int) -> None:
+    url = f"http://127.0.0.1:{dead_port}/"
+    result = clean(load_cli("run", url, "--rate", "20/s", *QUICK, "--json"))
+    assert result.code == 2, result.text
+    s = result.json()
+    assert s["requests"] == s["errors"] == 20  # every scheduled iteration is accounted for
+    assert s["errors_by_kind"] == {"refused": 20}
 
 
 @pytest.mark.parametrize("model", MODELS)
@@ -308,7 +299,9 @@ def test_an_unreachable_rate_reports_drops_and_saturation(load_cli: Cli, server:
     )
     s = result.json()
     assert s["dropped"] > 0
-    assert s["generator_saturated"] is True
+    # It could not even start iterations on time (the 2 s schedule takes longer to get
+    # through): its latencies hold its own delays, and the report must say so.
+    assert s["generator_saturated"] is True, s
     assert s["iterations"] + s["dropped"] == 400_000
     assert s["requests"] == server.count
     assert server.stats()["peak_connections"] <= 5

@@ -8,7 +8,10 @@ import io
 import json
 import socket
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
+
+import pytest
 
 from redline.store import open_store
 from tests.helpers import CliResult, run_cli
@@ -38,18 +41,45 @@ def ok(result: CliResult) -> CliResult:
     return result
 
 
-def test_json_has_the_keys_the_issue_promises(load_cli: Cli, server: Server) -> None:
-    s = ok(load_cli("run", server.url, "--rate", "50/s", "--duration", "1s", *QUICK, "--json"))
-    s = s.json()
+@dataclass
+class Report:
+    """One run's --json, --out and --csv (a 3 s run costs 3 s: the tests share it)."""
+
+    result: CliResult
+    folder: Path
+    served: int  # what the server counted
+
+
+@pytest.fixture(scope="module")
+def report(shared_server: Server, tmp_path_factory: pytest.TempPathFactory) -> Report:
+    """100/s for 3 s, each request taking 30 ms: the last responses arrive just after the
+    third second, as real runs end."""
+    shared_server.reset()
+    folder = tmp_path_factory.mktemp("report")
+    result = run_cli(
+        "load", "run", shared_server.base + "/slow?ms=30", "--rate", "100/s",
+        "--duration", "3s", "--workers", "1", "--no-store", "--json",
+        "--threshold", "http_req_failed:rate<0.01",
+        "--out", "results/run.json", "--csv", "series.csv", cwd=folder,
+    )  # fmt: skip
+    return Report(result, folder, shared_server.count)
+
+
+def test_json_has_the_keys_the_issue_promises(report: Report) -> None:
+    s = ok(report.result).json()
     assert set(s) >= SUMMARY_KEYS
     assert set(s["latency_ms"]) >= LATENCY_KEYS
-    assert (s["requests"], s["errors"], s["dropped"]) == (50, 0, 0)
-    assert s["by_request"]["GET /"]["requests"] == 50
-    assert set(s["by_request"]["GET /"]["latency_ms"]) >= LATENCY_KEYS
-    assert s["thresholds"] == []
+    assert (s["requests"], s["errors"], s["dropped"]) == (300, 0, 0)
+    assert s["duration_s"] >= 3.0
+    assert s["rps"] > 0
+    assert s["by_request"]["GET /slow?ms=30"]["requests"] == 300
+    assert set(s["by_request"]["GET /slow?ms=30"]["latency_ms"]) >= LATENCY_KEYS
+    assert [(t["metric_key"], t["expression"], t["ok"]) for t in s["thresholds"]] == [
+        ("http_req_failed", "rate<0.01", True)
+    ]
     assert s["generator_saturated"] is False
-    assert 0 < s["latency_ms"]["p50"] <= s["latency_ms"]["p99"] <= s["latency_ms"]["max"]
-    assert server.count == 50
+    assert 30 <= s["latency_ms"]["p50"] <= s["latency_ms"]["p99"] <= s["latency_ms"]["max"]
+    assert report.served == 300
 
 
 def test_text_output_reads_like_a_report(load_cli: Cli, server: Server) -> None:
@@ -60,35 +90,25 @@ def test_text_output_reads_like_a_report(load_cli: Cli, server: Server) -> None:
         assert key in result.out
 
 
-def test_out_has_series_and_encoded_histograms(
-    load_cli: Cli, server: Server, tmp_path: Path
-) -> None:
-    ok(
-        load_cli(
-            "run", server.url, "--rate", "100/s", "--duration", "2s", *QUICK,
-            "--out", "results/run.json",
-        )
-    )  # fmt: skip
-    document = json.loads((tmp_path / "results" / "run.json").read_text(encoding="utf-8"))
+def test_out_has_series_and_encoded_histograms(report: Report) -> None:
+    ok(report.result)
+    document = json.loads((report.folder / "results" / "run.json").read_text(encoding="utf-8"))
     assert set(document) >= SUMMARY_KEYS
-    assert document["requests"] == 200
-    assert [row["t"] for row in document["series"]] == [0, 1]
-    assert sum(row["requests"] for row in document["series"]) == 200
-    assert {"GET /", "__iteration__"} <= set(document["histograms"])
+    assert document["requests"] == 300
+    assert sum(row["requests"] for row in document["series"]) == 300
+    assert {"GET /slow?ms=30", "__iteration__"} <= set(document["histograms"])
     assert all(h.startswith("HISTFAAA") for h in document["histograms"].values())
 
 
-def test_csv_has_a_header_and_one_row_per_second(
-    load_cli: Cli, server: Server, tmp_path: Path
-) -> None:
+def test_csv_has_a_header_and_one_row_per_second(report: Report) -> None:
     """A 3 s run has three rows, also when its last responses arrive just after the third
-    second (here each takes 30 ms): the drain is part of the last second, not a fourth
-    "second" of a few ms whose rate and CPU are extrapolated from almost nothing."""
-    url = server.base + "/slow?ms=30"
-    ok(load_cli("run", url, "--rate", "100/s", "--duration", "3s", *QUICK, "--csv", "s.csv"))
-    rows = list(csv.DictReader(io.StringIO((tmp_path / "s.csv").read_text(encoding="utf-8"))))
+    second: the drain is part of the last second, not a fourth "second" of a few ms whose
+    rate and CPU are extrapolated from almost nothing."""
+    ok(report.result)
+    text = (report.folder / "series.csv").read_text(encoding="utf-8")
+    rows = list(csv.DictReader(io.StringIO(text)))
     assert rows, "no rows"
-    assert {"t", "requests", "rps", "errors", "dropped", "p50_ms", "p99_ms"} <= set(rows[0])
+    assert set(rows[0]) >= {"t", "requests", "rps", "errors", "dropped", "p50_ms", "p99_ms"}
     assert [row["t"] for row in rows] == ["0", "1", "2"], rows
     assert sum(int(row["requests"]) for row in rows) == 300
 

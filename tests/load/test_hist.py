@@ -83,7 +83,6 @@ def test_merging_empty_histograms_changes_nothing(values: list[int], empties: in
     h = histogram(values)
     merged = hist.merge([hist.new_histogram()] * empties + [h])
     assert same(merged, h)
-    assert hist.percentiles_ms(merged) == hist.percentiles_ms(h)
 
 
 @settings(max_examples=40, deadline=None)
