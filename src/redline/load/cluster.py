@@ -17,6 +17,8 @@ its worker thread.
 - **Stop**: :meth:`ClusterRun.stop` only sets a flag (it is called from a signal
   handler); the coordinator then sets a ``distributed.Event`` that a relay thread in
   each task polls, and the shares end their schedules keeping their results.
+- **Mistakes first**: the spec is checked on every worker before any traffic (a flow
+  module or data file this machine has may be missing there): one UsageError.
 - **Lost workers**: a task that fails, or whose worker leaves the cluster mid-run,
   is reported in ``lost`` and the other workers' results still count.
 
@@ -41,7 +43,7 @@ import distributed
 
 from redline._errors import UsageError
 from redline.load.results import Interval, LoadResult, Part
-from redline.load.runner import run_in_process
+from redline.load.runner import preflight, run_in_process
 from redline.load.spec import LoadSpec
 
 __all__ = ["ClusterRun", "connect"]
@@ -210,17 +212,21 @@ class ClusterRun:
         return slots[:parts]
 
     def _prepare(self, client: distributed.Client, workers: list[str]) -> dict[str, float]:
-        """Import the engine on every worker (before the start is set, not after), then
-        measure each worker's clock against ours, so the shares start together even on
-        machines whose clocks disagree."""
+        """Check the spec where it will run, import the engine there (before the start is
+        set, not after), then measure each worker's clock against ours, so the shares
+        start together even on machines whose clocks disagree."""
         try:
-            client.run(_warm_up, workers=workers)
+            problems = client.run(_warm_up, self.spec, workers=workers)
         except Exception as exc:
             raise UsageError(
                 f"the Dask workers at {self.address} cannot run redline: "
                 f"{type(exc).__name__}: {exc}",
                 hint="install redline (this version) in every worker's environment",
             ) from None
+        for address in workers:
+            if problems[address] is not None:
+                message, hint = problems[address]
+                raise UsageError(f"{message} (on the Dask worker at {address})", hint=hint)
         before = time.time()
         clocks: dict[str, float] = client.run(time.time, workers=workers)
         middle = (before + time.time()) / 2
@@ -263,8 +269,16 @@ class ClusterRun:
 
 
 # -- on the workers -------------------------------------------------------------------
-def _warm_up() -> None:
+def _warm_up(spec: LoadSpec) -> tuple[str, str | None] | None:
+    """The spec's mistake as this worker sees it (its flow modules, its data files), as
+    the UsageError's message and hint, which would not survive pickling."""
     import redline.load.engine  # noqa: F401
+
+    try:
+        preflight(spec)
+    except UsageError as exc:
+        return exc.message, exc.hint
+    return None
 
 
 def _run_share(
