@@ -108,21 +108,68 @@ def test_a_light_run_is_not_marked_saturated(server: Server) -> None:
         assert not result.generator_saturated, (server_ms, intervals)
 
 
-@pytest.mark.parametrize(("rate", "duration"), [(200.0, 1.0), (101.0, 1.0)])
-def test_one_and_two_workers_send_the_same_count(
-    server: Server, rate: float, duration: float
-) -> None:
-    """The schedule fixes the count (rate x duration), however it is split; 101/s splits
-    into two halves of 50.5/s, whose counts must still add up to 101."""
-    spec = arrival(server, rate, duration)
+WORKER_SCHEDULES = {
+    "200/s": Executor("constant-arrival-rate", rate=200.0, duration=1.0),
+    # Two halves of 50.5/s: their counts must still add up to 101.
+    "101/s": Executor("constant-arrival-rate", rate=101.0, duration=1.0),
+    "ramp": Executor(
+        "ramping-arrival-rate", start_rate=0.0, stages=(Stage(0.5, 101.0), Stage(0.5, 0.0))
+    ),
+}
+
+
+@pytest.mark.parametrize("schedule", WORKER_SCHEDULES)
+def test_one_and_two_workers_send_the_same_count(server: Server, schedule: str) -> None:
+    """The schedule fixes the count, however it is split over processes."""
+    spec = LoadSpec(server.base, WORKER_SCHEDULES[schedule])
+    expected = Arrivals.of(spec.executor).total
     one = run_load(spec, workers=1)
     two = run_load(spec, workers=2)
-    expected = Arrivals.of(spec.executor).total
-    assert expected == int(rate * duration)
     assert (one.requests, two.requests) == (expected, expected)
     assert (one.iterations, two.iterations) == (expected, expected)
     assert len(two.parts) == 2 and not two.lost
     assert server.count == 2 * expected
+
+
+def test_queueing_in_the_generator_counts(server: Server) -> None:
+    """5 connections to a server taking 200 ms serve 25/s; at 50/s for 1 s the last
+    iterations wait about a second for a connection. That wait is latency (measured from
+    the intended start), not something to hide; the connections never exceed the cap."""
+    executor = Executor("constant-arrival-rate", rate=50, duration=1.0, max_connections=5)
+    spec = LoadSpec(server.base, executor, requests=(RequestSpec(path="/slow?ms=200"),))
+    result = run_load(spec, workers=1)
+    assert_clean(result)
+    assert result.requests == server.count == 50
+    assert server.stats()["peak_connections"] <= 5
+    latency = result.summary()["latency_ms"]
+    assert latency["min"] >= 200
+    assert latency["max"] >= 900  # the last one: due at 0.98 s, answered at ~2.0 s
+
+
+def test_a_full_queue_drops_and_counts_every_iteration(server: Server) -> None:
+    executor = Executor(
+        "constant-arrival-rate", rate=50, duration=1.0, max_connections=2, max_queue=3
+    )
+    spec = LoadSpec(server.base, executor, requests=(RequestSpec(path="/slow?ms=200"),))
+    result = run_load(spec, workers=1)
+    s = result.summary()
+    assert s["dropped"] > 0
+    assert s["iterations"] + s["dropped"] == 50
+    assert s["requests"] == s["iterations"] == server.count
+    assert sum(row["dropped"] for row in result.series) == s["dropped"]
+
+
+def test_bytes_on_the_wire_are_counted_exactly(server: Server) -> None:
+    result = run_load(iterations(server, vus=2, each=10), workers=1)
+    assert_clean(result)
+    port = server.port
+    sent = f"GET / HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUser-Agent: redline\r\n\r\n"
+    body = '{"ok": true, "id": 7}'
+    received = (
+        "HTTP/1.1 200 X\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(body)}\r\n\r\n{body}"
+    )
+    assert result.summary()["bytes"] == {"sent": 20 * len(sent), "received": 20 * len(received)}
 
 
 def test_iterations_waiting_for_a_connection_at_the_end_are_not_lost(server: Server) -> None:
