@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 import textwrap
 import uuid
@@ -87,7 +88,8 @@ def load_cli(tmp_path: Path) -> Callable[..., CliResult]:
     from tmp_path/flows)."""
 
     def run(*args: str, timeout: float = 60) -> CliResult:
-        env = {"PYTHONPATH": str(tmp_path / "flows")}
+        paths = [str(tmp_path / "flows"), os.environ.get("PYTHONPATH", "")]
+        env = {"PYTHONPATH": os.pathsep.join(p for p in paths if p)}
         return run_cli("load", *args, cwd=tmp_path, env=env, timeout=timeout)
 
     return run
