@@ -30,11 +30,20 @@ from redline.load.requests import DataRows, Prepared, Target, json_at, load_data
 from redline.load.results import Interval, Part
 from redline.load.schedule import Arrivals, vus_at
 from redline.load.spec import LoadSpec, RequestSpec
-from redline.load.transport import Connection, Stats, classify, connect, tls_context
+from redline.load.transport import (
+    BodyConnection,
+    Connection,
+    FullConnection,
+    Stats,
+    classify,
+    connect,
+    tls_context,
+)
 
 __all__ = ["Engine"]
 
 _SWEEP = 0.05
+CONNECT_LABEL = "(connect)"  # a flow's iteration that could not connect
 _CONNECTING = 128
 
 
@@ -78,7 +87,7 @@ class Engine:
         self.errors: Counter[str] = Counter()
         self.statuses: Counter[int] = Counter()
         self.iteration_errors: Counter[str] = Counter()
-        self.requests = self.iterations = self.dropped = 0
+        self.iterations = self.dropped = 0
         self.checks_passed = self.checks_failed = 0
         self.running = False
         self.connections: set[Connection] = set()
@@ -93,6 +102,10 @@ class Engine:
         self._stop_requested = False
         self._stop_at = float("inf")
         self._connecting = asyncio.Semaphore(_CONNECTING)
+        # Keep bodies only when a check reads them: every callback costs per response.
+        self._kind: type[Connection] = (
+            BodyConnection if any(p.needs_body for p in self.prepared) else _Looping
+        )
         self._flow_requests: dict[tuple[Any, ...], Prepared] = {}
         self.in_flight = 0
         self._active_vus = 0
@@ -112,6 +125,7 @@ class Engine:
             from redline.load.flow import load_flow
 
             self._flow = load_flow(self.spec.flow)
+            self._kind = FullConnection
         if self.start_at is not None:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stopped.wait(), max(0.0, self.start_at - time.time()))
@@ -196,15 +210,13 @@ class Engine:
     def _connect_failed(self, kind: str, prepared: Prepared | None, intended: float) -> None:
         """An iteration that could not get a connection: one failed request."""
         self.iterations += 1
-        self.requests += 1
         self.errors[kind] += 1
-        label = self.labels[prepared.label] if prepared else None
-        if label is not None:
-            label.requests += 1
-            label.errors += 1
+        label = self._label(prepared.label if prepared else CONNECT_LABEL)
+        label.requests += 1
+        label.errors += 1
         if prepared is None:
             self.iteration_errors[kind] += 1
-        self.iteration_buf.append(int((time.perf_counter() - intended) * 1e6))
+            self.iteration_buf.append(int((time.perf_counter() - intended) * 1e6))
 
     def _serve(self, conn: Connection) -> None:
         """Give a free connection the next queued iteration, or park it."""
@@ -248,7 +260,8 @@ class Engine:
 
     def _iteration_done(self, intended: float) -> None:
         self.in_flight -= 1
-        self.iteration_buf.append(int((time.perf_counter() - intended) * 1e6))
+        if self._flow is not None:  # one request per iteration otherwise: the same numbers
+            self.iteration_buf.append(int((time.perf_counter() - intended) * 1e6))
 
     # -- closed model -----------------------------------------------------------------
     async def _run_closed(self) -> None:
@@ -308,6 +321,10 @@ class Engine:
         finished: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         think = self.spec.executor.think_time > 0
         per_vu = self.spec.executor.kind == "per-vu-iterations"
+        if type(conn) is _Looping and not think and not per_vu:
+            conn.start_loop(self, prepared, started, number, finished)
+            await finished
+            return
 
         def done(
             c: Connection,
@@ -384,9 +401,19 @@ class Engine:
         prepared = self._flow_requests.get(key)
         if prepared is None:
             prepared = self._flow_requests[key] = prepare(spec, self.target, self.data)
-            if prepared.label not in self.labels:
-                self.labels[prepared.label] = _Label(prepared.label, self.recorder)
+            self._label(prepared.label)
         return prepared
+
+    def _label(self, name: str) -> _Label:
+        label = self.labels.get(name)
+        if label is None:
+            label = self.labels[name] = _Label(name, self.recorder)
+        return label
+
+    @property
+    def requests(self) -> int:
+        """Requests sent so far (answered or failed), summed over request names."""
+        return sum(label.requests for label in self.labels.values())
 
     async def reconnect(self, old: Connection) -> Connection:
         """A new connection in place of ``old`` (closed by the server)."""
@@ -411,7 +438,6 @@ class Engine:
     ) -> None:
         label = self.labels[prepared.label]
         label.requests += 1
-        self.requests += 1
         if error is not None:
             label.errors += 1
             self.errors[error] += 1
@@ -469,6 +495,7 @@ class Engine:
             tls=self.tls,
             timeout=self.spec.timeout,
             on_lost=self.connections.discard,
+            kind=self._kind,
         )
         self.connections.add(conn)
         return conn
@@ -580,6 +607,90 @@ class Engine:
             },
             intervals=self._intervals,
         )
+
+
+class _Looping(Connection):
+    """A closed-model VU's connection for plain requests (no body checks, no think time):
+    each response is recorded and the next request written in this one callback, the
+    way wrk does it; errors and the end of the loop go through the general path. Until
+    :meth:`start_loop` (and in the open model) it is a plain :class:`Connection`."""
+
+    looping = False
+
+    def start_loop(
+        self,
+        engine: Engine,
+        prepared: Prepared,
+        started: float,
+        number: int,
+        finished: asyncio.Future[None],
+    ) -> None:
+        self.looping = True
+        self.engine = engine
+        self.number = number
+        self.finished = finished
+        self.label = engine.labels[prepared.label]
+        self.t0 = started
+        self.vu = (prepared, started)
+        self.send(prepared.build(), self._stop_on_error, started + engine.spec.timeout)
+
+    def on_message_complete(self) -> None:
+        if not self.looping:
+            super().on_message_complete()
+            return
+        if self.done is None:
+            return
+        now = time.perf_counter()
+        engine = self.engine
+        status: int = self.parser.get_status_code()
+        label = self.label
+        label.requests += 1
+        label.buf.append(int((now - self.t0) * 1e6))
+        statuses = engine.statuses
+        statuses[status] = statuses.get(status, 0) + 1
+        if status >= 400:
+            label.errors += 1
+            engine.errors[f"status_{status // 100}xx"] += 1
+        if (
+            engine.running
+            and now < engine._stop_at
+            and self.number < engine._active_vus
+            and self.parser.should_keep_alive()
+        ):
+            engine.iterations += 1
+            nxt = engine._next_request()
+            self.label = engine.labels[nxt.label]
+            self.t0 = now
+            self.deadline = now + engine.spec.timeout
+            data = nxt.build()
+            self.stats.sent += len(data)
+            self.transport.write(data)  # type: ignore[union-attr]
+            return
+        self.done = None
+        self.looping = False
+        engine.in_flight -= 1
+        if not self.parser.should_keep_alive():
+            self.close()
+        if not self.finished.done():
+            self.finished.set_result(None)
+
+    def _stop_on_error(
+        self,
+        conn: Connection,
+        status: int,
+        headers: list[tuple[bytes, bytes]] | None,
+        body: bytes | None,
+        error: str | None,
+    ) -> None:
+        # Only errors arrive here (responses are handled above): count one, end the loop.
+        engine, label = self.engine, self.label
+        self.looping = False
+        label.requests += 1
+        label.errors += 1
+        engine.errors[error or "other"] += 1
+        engine.in_flight -= 1
+        if not self.finished.done():
+            self.finished.set_result(None)
 
 
 def _resolve_now(future: asyncio.Future[float]) -> None:

@@ -249,6 +249,8 @@ class LoadResult:
         name = tags.get("name")
         if metric in ("http_req_duration", "iteration_duration"):
             key = ITERATION if metric == "iteration_duration" else name
+            if key == ITERATION and ITERATION not in self.histograms:
+                key = None  # one request per iteration: iterations are the requests
             h = self.total if key is None else self.histograms.get(key)
             if h is None or h.get_total_count() == 0:
                 return None

@@ -18,7 +18,16 @@ from typing import Any
 
 import httptools
 
-__all__ = ["ERROR_KINDS", "Connection", "Done", "classify", "connect", "tls_context"]
+__all__ = [
+    "ERROR_KINDS",
+    "BodyConnection",
+    "Connection",
+    "Done",
+    "FullConnection",
+    "classify",
+    "connect",
+    "tls_context",
+]
 
 # What went wrong with a request that got no (complete) response.
 ERROR_KINDS = (
@@ -118,14 +127,8 @@ class Connection(asyncio.Protocol):
             self.on_lost(self)
 
     # -- httptools callbacks ----------------------------------------------------------
-    def on_header(self, name: bytes, value: bytes) -> None:
-        if self.headers is not None:
-            self.headers.append((name, value))
-
-    def on_body(self, body: bytes) -> None:
-        if self.body is not None:
-            self.body.append(body)
-
+    # httptools calls only the callbacks a protocol has: this class keeps neither headers
+    # nor bodies (one Python call per response); the subclasses below add them.
     def on_message_complete(self) -> None:
         done = self.done
         if done is None:
@@ -184,6 +187,22 @@ class Connection(asyncio.Protocol):
             done(self, 0, None, None, kind)
 
 
+class BodyConnection(Connection):
+    """A connection that keeps response bodies (for checks that read them)."""
+
+    def on_body(self, body: bytes) -> None:
+        if self.body is not None:
+            self.body.append(body)
+
+
+class FullConnection(BodyConnection):
+    """A connection that keeps headers and bodies (for flows)."""
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        if self.headers is not None:
+            self.headers.append((name, value))
+
+
 async def connect(
     host: str,
     port: int,
@@ -192,12 +211,14 @@ async def connect(
     tls: ssl.SSLContext | None = None,
     timeout: float = 10.0,
     on_lost: Callable[[Connection], None] | None = None,
+    kind: type[Connection] = Connection,
 ) -> Connection:
-    """A new connection, or the exception that prevented it (TimeoutError on timeout)."""
+    """A new connection of class ``kind``, or the exception that prevented it
+    (TimeoutError on timeout)."""
     loop = asyncio.get_running_loop()
     async with asyncio.timeout(timeout):
         _, conn = await loop.create_connection(
-            lambda: Connection(stats, on_lost),
+            lambda: kind(stats, on_lost),
             host,
             port,
             ssl=tls,
