@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -114,16 +115,15 @@ def echo_json(data: Any) -> None:
 
 
 def print_table(title: str, columns: list[str], rows: list[list[str]]) -> None:
-    """A Rich table on stdout (plain text when not a terminal); every cell is scrubbed."""
-    from rich.console import Console
-    from rich.table import Table
+    """A box-drawn table on stdout, as wide as the terminal (80 when not one); every cell
+    is scrubbed of secrets."""
+    import shutil
 
-    table = Table(title=title, title_justify="left", show_lines=False)
-    for col in columns:
-        table.add_column(col)
-    for row in rows:
-        table.add_row(*(REDACTOR.scrub(str(cell)) for cell in row))
-    Console(soft_wrap=True).print(table)
+    from redline.cli._table import render
+
+    width = shutil.get_terminal_size((80, 24)).columns if sys.stdout.isatty() else 80
+    cells = [[REDACTOR.scrub(str(cell)) for cell in row] for row in rows]
+    click.echo(render(title, columns, cells, width=width))
 
 
 def _output_format(args: list[str]) -> str:
