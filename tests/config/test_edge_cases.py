@@ -383,3 +383,17 @@ def test_load_yaml_control_character_has_a_place() -> None:
     _, _, diags = load_yaml("project: p\nx: a\x01b\n", "f.yaml")
     assert [(d.rule, d.line, d.col) for d in diags] == [("yaml-syntax", 2, 5)]
     assert "U+0001" in diags[0].message and diags[0].hint
+
+
+def test_a_list_too_short_names_its_minimum_length_not_its_type() -> None:
+    from pydantic import BaseModel, Field
+
+    from redline.config.validation import validate_model
+
+    class Scenario(BaseModel):
+        requests: list[str] = Field(min_length=1)
+
+    data, smap, _ = load_yaml("requests: []\n", "f.yaml")
+    model, diags = validate_model(Scenario, data, smap, lambda loc: ".".join(map(str, loc)))
+    assert model is None
+    assert [d.message for d in diags] == ["a list is shorter than the minimum length 1"]

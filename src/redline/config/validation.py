@@ -144,7 +144,8 @@ def _diagnostic(
             hint = f"did you mean '{close}'? " if close else ""
             hint += f"use one of {ctx['expected']}"
         elif kind in _LIMITS and ctx:
-            limit = next(iter(ctx.values()))
+            # A length limit's context also names the field type ("List"): take the number.
+            limit = ctx.get("min_length", next(iter(ctx.values())))
             message = f"{shown} is {_LIMITS[kind]} {limit}"
             hint = "change the value to fit the limit"
         elif kind == "string_pattern_mismatch":
