@@ -361,7 +361,7 @@ class _Progress:
         merged = hist.merge(
             hist.decode(e) for i in rows for k, e in i.histograms.items() if k != "__iteration__"
         )
-        pct = hist.percentiles_ms(merged)
+        pct = hist.percentiles_ms(merged, mean=False)
         requests = sum(i.requests for i in rows)
         errors = sum(i.errors for i in rows)
         dropped = sum(i.dropped for i in rows)

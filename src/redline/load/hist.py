@@ -81,15 +81,35 @@ def merge(hists: Iterable[HdrHistogram]) -> HdrHistogram:
     return total
 
 
-def percentiles_ms(hist: HdrHistogram) -> dict[str, float]:
-    """p50 ... p999, min, max and mean of ``hist`` in milliseconds; empty: all 0."""
+def percentiles_ms(hist: HdrHistogram, *, mean: bool = True) -> dict[str, float]:
+    """p50 ... p999, min, max and (unless ``mean=False``) mean of ``hist`` in milliseconds;
+    empty: all 0. The mean walks every bucket in Python (~10 ms): per-second rows skip it."""
     if hist.get_total_count() == 0:
-        return {**dict.fromkeys(_PERCENTILES, 0.0), "min": 0.0, "max": 0.0, "mean": 0.0}
-    out = {key: hist.get_value_at_percentile(p) / 1000 for key, p in _PERCENTILES.items()}
+        zeros = {**dict.fromkeys(_PERCENTILES, 0.0), "min": 0.0, "max": 0.0}
+        return {**zeros, "mean": 0.0} if mean else zeros
+    # One pass for every percentile (hdrh walks the buckets in Python for each one).
+    values = hist.get_percentile_to_value_dict(list(_PERCENTILES.values()))
+    out = {key: values[p] / 1000 for key, p in _PERCENTILES.items()}
     out["min"] = hist.get_min_value() / 1000
     out["max"] = hist.get_max_value() / 1000
-    out["mean"] = round(hist.get_mean_value() / 1000, 3)
+    if mean:
+        out["mean"] = round(_mean(hist) / 1000, 3)
     return out
+
+
+def _mean(hist: HdrHistogram) -> float:
+    """The mean, as HdrHistogram defines it (each count at the middle of its bucket), from
+    the non-zero counts only: ``get_mean_value`` takes ~90 ms walking every bucket."""
+    counts = hist.counts
+    total = weighted = 0
+    for index in range(hist.counts_len):
+        count = counts[index]
+        if count:
+            low = hist.get_value_from_index(index)
+            high = hist.get_highest_equivalent_value(low)
+            weighted += count * (low + ((high - low + 1) >> 1))  # its median-equivalent value
+            total += count
+    return weighted / total if total else 0.0
 
 
 class Recorder:

@@ -177,8 +177,17 @@ class LoadRun:
             )
             for i in range(self.workers)
         ]
-        for proc in procs:
-            proc.start()
+        # A Ctrl-C between fork and the worker's own SIG_IGN must not reach it: block SIGINT
+        # while starting them (they inherit the mask), and let the parent take it after.
+        blocked = hasattr(signal, "pthread_sigmask")
+        if blocked:
+            signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+        try:
+            for proc in procs:
+                proc.start()
+        finally:
+            if blocked:
+                signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
         parts: dict[int, Part] = {}
         failed: dict[int, str] = {}
         try:
@@ -217,8 +226,11 @@ class LoadRun:
 
 
 def _worker_main(spec: LoadSpec, index: int, start_at: float, stop: Any, messages: Any) -> None:
-    # The parent decides what Ctrl-C means; a worker only follows its stop event.
+    # The parent decides what Ctrl-C means; a worker only follows its stop event. SIGINT
+    # arrives blocked (see _run_processes): ignore it, then unblock.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if hasattr(signal, "pthread_sigmask"):
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
     try:
         part = run_in_process(
             spec,
