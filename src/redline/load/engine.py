@@ -103,6 +103,7 @@ class Engine:
         self._flows: set[asyncio.Task[None]] = set()
         self._stop_requested = False
         self._stop_at = float("inf")
+        self._warm: list[Connection] = []  # connections opened before the clock starts
         # How late the open model starts its iterations (seconds), this interval.
         self._late: array[float] = array("d")
         self._connecting = asyncio.Semaphore(_CONNECTING)
@@ -130,9 +131,14 @@ class Engine:
 
             self._flow = load_flow(self.spec.flow)
             self._kind = FullConnection
+        warmup = None
+        if not self.spec.executor.open:
+            warmup = loop.create_task(self._preconnect(vus_at(self.spec.executor, 0.0)))
         if self.start_at is not None:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stopped.wait(), max(0.0, self.start_at - time.time()))
+        if warmup is not None:
+            await warmup
         self.running = not self._stop_requested
         self.t0 = time.perf_counter()
         self.wall0 = time.time()
@@ -291,10 +297,29 @@ class Engine:
                 await asyncio.wait_for(self._stopped.wait(), min(remaining, 0.1))
         self.running = False
 
+    async def _preconnect(self, count: int) -> None:
+        """Open the first VUs' connections before the clock starts, as wrk and k6 do: ten
+        thousand handshakes against a server already busy serving overflow its accept
+        queue, and each dropped SYN costs a second. Failures are left to the VUs, which
+        retry and count them; the warm-up never takes longer than ``timeout``."""
+
+        async def one() -> Connection | None:
+            try:
+                return await self._connect()
+            except Exception:
+                return None
+
+        tasks = [asyncio.ensure_future(one()) for _ in range(count)]
+        done, pending = await asyncio.wait(tasks, timeout=self.spec.timeout)
+        for task in pending:
+            task.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)
+        self._warm = [c for t in done if (c := t.result()) is not None]
+
     async def _vu(self, number: int) -> None:
         ex = self.spec.executor
         iterations = 0
-        conn: Connection | None = None
+        conn: Connection | None = self._warm.pop() if self._warm else None
         while self.running and number < self._active_vus and time.perf_counter() < self._stop_at:
             if ex.kind == "per-vu-iterations" and iterations >= ex.iterations:
                 return
