@@ -63,7 +63,7 @@ from _peers import (
 from _proc import summary
 from http_checks import proc_cpu_seconds
 
-TARGETS = {"wrk": 0.8, "hey": None, "locust": 5.0}
+TARGETS = {"wrk": 0.8, "hey": None, "locust": 5.0, "bare": None}
 FLOW_TARGET = 2.0
 GROWTH_TARGET_MB = 10.0
 GROWTH_REQUESTS = 10_000_000
@@ -102,6 +102,48 @@ class Flow(FastHttpUser):
                     r.success()
                 else:
                     r.failure("ok is not true")
+"""
+
+# The floor of redline's approach: uvloop + httptools and nothing else (no measurement,
+# no checks, no schedule), the "bare client" the issue compares wrk with.
+_BARE_CLIENT = """\
+import asyncio, json, sys, time
+import httptools, uvloop
+
+host, port, conns, seconds = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4])
+request = f"GET / HTTP/1.1\\r\\nHost: {host}:{port}\\r\\n\\r\\n".encode()
+count, running = 0, True
+
+
+class Client(asyncio.Protocol):
+    def connection_made(self, transport):
+        self.transport = transport
+        self.parser = httptools.HttpResponseParser(self)
+        transport.write(request)
+
+    def data_received(self, data):
+        self.parser.feed_data(data)
+
+    def on_message_complete(self):
+        global count
+        count += 1
+        if running:
+            self.transport.write(request)
+
+
+async def main():
+    global running
+    loop = asyncio.get_running_loop()
+    for _ in range(conns):
+        await loop.create_connection(Client, host, port)
+    start = time.perf_counter()
+    await asyncio.sleep(seconds)
+    running = False
+    return time.perf_counter() - start
+
+
+span = uvloop.run(main())
+print(json.dumps({"requests": count, "rps": count / span}))
 """
 
 _REDLINE_FLOW = """\
@@ -297,10 +339,26 @@ def closed_model(peers: dict[str, Any], url: str, args: argparse.Namespace) -> l
         argv += ["--only-summary", "--loglevel", "WARNING"]
         label = f"Locust {peers['locust'].version} FastHttpUser"
         found.append(Contender("locust", label, argv, _locust(None)))
+    host, port = url.split("//", 1)[1].rsplit(":", 1)
+    argv = [
+        sys.executable,
+        str(Path(args.workdir, "bare_client.py")),
+        host,
+        port,
+        n,
+        f"{args.duration:g}",
+    ]
+    label = "bare uvloop+httptools (floor)"
+    found.append(Contender("bare", label, argv, _bare, cwd=args.workdir))
     argv = redline_cmd(url + "/", args.connections, args.duration)
     label = f"redline {_version()}"
     found.append(Contender("redline", label, argv, _redline(False), cwd=args.workdir))
     return found
+
+
+def _bare(r: Run) -> dict[str, Any]:
+    data = json.loads(r.stdout.strip().splitlines()[-1])
+    return {"rate": data["rps"], "requests": data["requests"], "errors": 0, "latency_ms": {}}
 
 
 def flow_mode(peers: dict[str, Any], url: str, args: argparse.Namespace) -> list[Contender]:
@@ -472,7 +530,7 @@ def report(result: dict[str, Any]) -> str:
         *_rows(result["closed"], "req/s"),
         "    ratios of the medians:",
     ]
-    for peer in ("wrk", "hey", "locust"):
+    for peer in ("wrk", "hey", "locust", "bare"):
         ratio = _ratio(result["closed"], "redline", peer)
         shown = f"{ratio:.2f}x" if ratio is not None else "n/a"
         lines.append(f"      redline / {peer:<7} {shown:>8}{_target(ratio, TARGETS[peer])}")
@@ -587,6 +645,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="redline-bench-") as workdir:
         args.workdir = workdir
         Path(workdir, "locust_root.py").write_text(_LOCUST_ROOT)
+        Path(workdir, "bare_client.py").write_text(_BARE_CLIENT)
         Path(workdir, "locust_flow.py").write_text(_LOCUST_FLOW)
         Path(workdir, "redline_bench_flow.py").write_text(_REDLINE_FLOW)
         with nginx(peers["nginx"].argv[0], pinning, max(20000, 2 * args.c10k)) as server:
