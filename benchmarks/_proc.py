@@ -21,6 +21,12 @@ __all__ = ["Sample", "cold_rows", "ms", "run", "summary"]
 # ru_maxrss is in kilobytes on Linux and the BSDs, in bytes on macOS.
 _RSS_UNIT = 1 if sys.platform == "darwin" else 1024
 
+# Measure what a user gets: an installed package has its bytecode cached. Some machines
+# (CI images, this one) set PYTHONDONTWRITEBYTECODE, and then every cold process compiles
+# redline's modules from source again: ~5 ms a module (measured), 100+ ms a command.
+# Children inherit the environment, so dropping it here lets the warm-up runs cache it.
+os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
+
 
 @dataclass(frozen=True)
 class Sample:

@@ -204,8 +204,7 @@ IMPORT_STEPS = (
     ("redline.probes.redis", "redis probe: its own RESP client"),
     ("redline.probes.http", "http probe"),
     ("redline.store.append", "the store write: sqlite3 when the store is at head"),
-    ("rich.console", "the human output"),
-    ("rich.table", "the human output"),
+    ("redline.cli._table", "the human output's table"),
 )
 _STEPS_SOURCE = """
 import importlib, resource, sys, time
