@@ -87,6 +87,8 @@ def validate(
     from redline.validation import DeploymentValidator, junit_xml
 
     loaded = load_config(config_path(ctx), env=env)
+    if not no_store:
+        _prefetch("redline.store.append")
     report = DeploymentValidator(loaded, env).run(services=services, checks=checks, wait=wait)
     if not no_store and not report.config_invalid:
         _record(loaded, report)
@@ -100,6 +102,15 @@ def validate(
     else:
         _human(report)
     return report.exit_code
+
+
+def _prefetch(module: str) -> None:
+    """Import ``module`` in a thread while the checks wait on the network: the store
+    write's imports then cost the command nothing (measured: ~10 ms of 100 ms budget)."""
+    import importlib
+    import threading
+
+    threading.Thread(target=importlib.import_module, args=(module,), daemon=True).start()
 
 
 def _record(loaded: LoadedConfig, report: ValidationReport) -> None:
