@@ -196,8 +196,11 @@ def test_ramping_arrival_rate_sends_what_its_stages_add_up_to(server: Server) ->
     assert_clean(result)
     assert result.requests == result.iterations == total
     assert server.count == total
+    # A row holds what completed between two flushes of the interval ticker; on a loaded
+    # machine a tick can be ~100 ms late and move a few tens of requests to its neighbour.
     per_second = [row["requests"] for row in result.series[:3]]
-    assert per_second == pytest.approx([100, 200, 100], rel=0.15), result.series
+    assert per_second == pytest.approx([100, 200, 100], rel=0.3), result.series
+    assert sum(per_second) == total
 
 
 # -- closed model ----------------------------------------------------------------------

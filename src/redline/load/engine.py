@@ -104,6 +104,8 @@ class Engine:
         self._stop_requested = False
         self._stop_at = float("inf")
         self._warm: list[Connection] = []  # connections opened before the clock starts
+        only = self.prepared[0] if len(self.prepared) == 1 else None
+        self.fixed_request: bytes | None = only.build() if only is not None and only.fixed else None
         # How late the open model starts its iterations (seconds), this interval.
         self._late: array[float] = array("d")
         self._connecting = asyncio.Semaphore(_CONNECTING)
@@ -120,6 +122,7 @@ class Engine:
         """End the schedule now; in-flight iterations get ``graceful_stop`` to finish.
         Called before the start, the run sends nothing."""
         self.running = False
+        self._stop_at = 0.0
         self._stop_requested = True
         self._stopped.set()
 
@@ -667,6 +670,10 @@ class _Looping(Connection):
         self.engine = engine
         self.number = number
         self.finished = finished
+        self.ramping = engine.spec.executor.kind == "ramping-vus"
+        self.timeout = engine.spec.timeout
+        # One request that never changes: write the same bytes every time.
+        self.fixed = engine.fixed_request
         self.label = engine.labels[prepared.label]
         self.t0 = started
         self.vu = (prepared, started)
@@ -690,17 +697,18 @@ class _Looping(Connection):
             label.errors += 1
             engine.errors[f"status_{status // 100}xx"] += 1
         if (
-            engine.running
-            and now < engine._stop_at
-            and self.number < engine._active_vus
+            now < engine._stop_at  # stop() and the schedule's end both lower it
+            and (not self.ramping or self.number < engine._active_vus)
             and self.parser.should_keep_alive()
         ):
             engine.iterations += 1
-            nxt = engine._next_request()
-            self.label = engine.labels[nxt.label]
+            data = self.fixed
+            if data is None:  # several requests, or templated ones
+                nxt = engine._next_request()
+                self.label = engine.labels[nxt.label]
+                data = nxt.build()
             self.t0 = now
-            self.deadline = now + engine.spec.timeout
-            data = nxt.build()
+            self.deadline = now + self.timeout
             self.stats.sent += len(data)
             self.transport.write(data)  # type: ignore[union-attr]
             return

@@ -117,6 +117,7 @@ class Prepared:
     spec: RequestSpec
     build: Callable[[], bytes]
     needs_body: bool
+    fixed: bool = False  # build() always gives the same bytes
 
 
 def prepare(spec: RequestSpec, target: Target, data: DataRows | None) -> Prepared:
@@ -141,7 +142,7 @@ def prepare(spec: RequestSpec, target: Target, data: DataRows | None) -> Prepare
     )
     if not templated:
         fixed = _assemble(head, payload)
-        return Prepared(spec.label, spec, lambda: fixed, needs_body)
+        return Prepared(spec.label, spec, lambda: fixed, needs_body, fixed=True)
     for expression in _TEMPLATE.findall(head + (body if isinstance(body, str) else "")):
         _check_expression(expression, data)
     text_body = body if isinstance(body, str) else None
