@@ -33,6 +33,7 @@ __all__ = [
     "ProbeFactory",
     "error",
     "fail",
+    "inner_deadline",
     "normalize_value",
     "ok",
     "run_check",
@@ -141,6 +142,17 @@ def timeout_for(check: Check) -> float:
     if check.timeout:
         return check.timeout
     return DEFAULT_TIMEOUTS.get(check.protocol, _FALLBACK_TIMEOUT)
+
+
+# A probe ends itself this much before run_check's outer timeout, so its own reason
+# (what it was waiting for) wins over a bare "timed out".
+_MARGIN = 0.05
+
+
+def inner_deadline(timeout: float) -> float:
+    """The event-loop time by which a probe with ``timeout`` should give up on its own."""
+    loop = asyncio.get_running_loop()
+    return loop.time() + max(timeout - min(_MARGIN, timeout * 0.1), 0.001)
 
 
 async def run_check(

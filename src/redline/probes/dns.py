@@ -25,7 +25,7 @@ import ipaddress
 import time
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from redline.probes.base import Measurement, error, fail, ok, with_phases
+from redline.probes.base import Measurement, error, fail, inner_deadline, ok, with_phases
 
 if TYPE_CHECKING:
     import dns.asyncresolver
@@ -36,8 +36,6 @@ if TYPE_CHECKING:
 __all__ = ["DnsProbe", "normalize_answer", "parse_server"]
 
 _DEFAULT_PORT = 53
-# Leave the outer timeout of run_check a moment so the probe can say what it was waiting for.
-_MARGIN = 0.05
 
 
 class DnsProbe:
@@ -52,7 +50,7 @@ class DnsProbe:
     async def check(self) -> Measurement:
         loop = asyncio.get_running_loop()
         # The deadline starts before the lazy import, as run_check's timeout does.
-        deadline = loop.time() + _budget(self.timeout)
+        deadline = inner_deadline(self.timeout)
         import dns.exception
         import dns.resolver
 
@@ -135,10 +133,6 @@ class DnsProbe:
             missing=missing,
             unexpected=unexpected,
         )
-
-
-def _budget(timeout: float) -> float:
-    return max(timeout - min(_MARGIN, timeout * 0.1), 0.001)
 
 
 class _BadServer(ValueError):

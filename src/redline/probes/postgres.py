@@ -41,14 +41,21 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from redline.probes import _pgwire
 from redline.probes._pgdsn import DsnError, Params, resolve
-from redline.probes.base import Measurement, error, fail, normalize_value, ok, with_phases
+from redline.probes.base import (
+    Measurement,
+    error,
+    fail,
+    inner_deadline,
+    normalize_value,
+    ok,
+    with_phases,
+)
 
 if TYPE_CHECKING:
     from redline.config.schema import PostgresCheck
 
 __all__ = ["PostgresProbe"]
 
-_MARGIN = 0.05
 _REVISION_QUERY = "SELECT version_num FROM alembic_version"
 _UNDEFINED_TABLE = "42P01"
 # SQLSTATE classes and codes that mean the probe could not measure, not that the answer is wrong.
@@ -66,9 +73,7 @@ class PostgresProbe:
         self.timeout = timeout
 
     async def check(self) -> Measurement:
-        loop = asyncio.get_running_loop()
-        # A margin inside run_check's timeout, so this probe's own reason wins.
-        deadline = loop.time() + max(self.timeout - min(_MARGIN, self.timeout * 0.1), 0.001)
+        deadline = inner_deadline(self.timeout)
         try:
             params = resolve(self.spec.dsn)
         except DsnError as exc:

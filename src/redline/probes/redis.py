@@ -39,14 +39,21 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from redline.probes._redisurl import Endpoint, parse_url
 from redline.probes._resp import ProtocolError, ReplyError, RespConnection
-from redline.probes.base import Measurement, error, fail, normalize_value, ok, with_phases
+from redline.probes.base import (
+    Measurement,
+    error,
+    fail,
+    inner_deadline,
+    normalize_value,
+    ok,
+    with_phases,
+)
 
 if TYPE_CHECKING:
     from redline.config.schema import RedisCheck
 
 __all__ = ["Condition", "RedisProbe", "parse_condition"]
 
-_MARGIN = 0.05
 _CONDITION = re.compile(r"^\s*(>=|<=|==|!=|>|<)\s*(.*?)\s*$")
 _ORDERING = {
     ">=": lambda a, b: a >= b,
@@ -68,8 +75,7 @@ class RedisProbe:
         self.timeout = timeout
 
     async def check(self) -> Measurement:
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + max(self.timeout - min(_MARGIN, self.timeout * 0.1), 0.001)
+        deadline = inner_deadline(self.timeout)
         try:
             endpoint = parse_url(self.spec.url)
         except ValueError as exc:
