@@ -38,8 +38,8 @@ from redline.load.transport import (
     Stats,
     classify,
     connect,
-    tls_context,
 )
+from redline.probes.http import tls_context
 
 __all__ = ["Engine"]
 
@@ -77,7 +77,8 @@ class Engine:
         self.start_at = start_at
         self.on_interval = on_interval
         self.target = Target.parse(spec.target)
-        self.tls = tls_context() if self.target.tls else None
+        # The http probe's client context: verifying, HTTP/1.1 by ALPN, SSL_CERT_FILE honoured.
+        self.tls = tls_context(True) if self.target.tls else None
         self.data: DataRows | None = load_data(spec.data_file, offset=part * 7919)
         self.prepared = [
             prepare(r, self.target, self.data) for r in spec.requests or (RequestSpec(),)
@@ -269,6 +270,11 @@ class Engine:
         prepared, intended = conn.vu
         self._record(prepared, intended, status, body, error)
         self._iteration_done(intended)
+        self._release(conn)
+
+    def _release(self, conn: Connection) -> None:
+        """Open model: a connection whose iteration ended serves the queue, or parks; one
+        the server closed is replaced when iterations are waiting."""
         if conn.closed:
             if self.queue:
                 self._open_connection()
@@ -423,11 +429,7 @@ class Engine:
             conn = http.conn
             self._iteration_done(intended)
         if self.spec.executor.open:
-            if conn.closed:
-                if self.queue:
-                    self._open_connection()
-            else:
-                self._serve(conn)
+            self._release(conn)
 
     def prepared_for(self, spec: RequestSpec) -> Prepared:
         """A flow's request compiled once and reused (flows repeat the same few)."""

@@ -26,7 +26,6 @@ __all__ = [
     "FullConnection",
     "classify",
     "connect",
-    "tls_context",
 ]
 
 # What went wrong with a request that got no (complete) response.
@@ -71,15 +70,6 @@ def classify(exc: BaseException | None) -> str:
     ):
         return "reset"
     return "other"
-
-
-def tls_context(verify: bool = True) -> ssl.SSLContext:
-    """The client TLS context: verifying by default, as a user's real clients do."""
-    context = ssl.create_default_context()
-    if not verify:
-        context.check_hostname = False
-        context.verify_mode = ssl.CERT_NONE
-    return context
 
 
 class Stats:
