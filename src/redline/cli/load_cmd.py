@@ -352,7 +352,7 @@ class _Progress:
             return
         from redline.load import hist
 
-        second = int(interval.start + 1e-6)
+        second = interval.second
         self.seconds.setdefault(second, []).append(interval)
         if second <= self.shown:
             return

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import csv
 import io
-import math
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
@@ -45,6 +44,13 @@ class Interval:
     cpu: float  # the process's CPU seconds per second
     lag_ms: float  # event-loop lag, 90th percentile of ten probes a second
     late_ms: float = 0.0  # open model: median lateness of iteration starts
+
+    @property
+    def second(self) -> int:
+        """The second of the run this interval is: it began at a tick of the interval
+        ticker, which may fire a millisecond early or late, so the nearest whole second
+        (flooring put a tick at 0.999 s into second 0)."""
+        return round(self.start)
 
     @property
     def saturated(self) -> bool:
@@ -136,7 +142,7 @@ class LoadResult:
         by_second: dict[int, list[Interval]] = {}
         for part in self.parts:
             for interval in part.intervals:
-                by_second.setdefault(math.floor(interval.start + 1e-6), []).append(interval)
+                by_second.setdefault(interval.second, []).append(interval)
         totals: dict[str, HdrHistogram] = {}
         scratch = hist.new_histogram()
         self.series: list[dict[str, Any]] = []
