@@ -410,17 +410,17 @@ def test_ctrl_c_before_traffic_starts(server: Server, tmp_path: Path) -> None:
 
 
 def test_a_second_ctrl_c_while_draining_stops_waiting(server: Server, tmp_path: Path) -> None:
-    """The first Ctrl-C lets in-flight requests finish (here: 3 s each); a second one ends
+    """The first Ctrl-C lets in-flight requests finish (here: 10 s each); a second one ends
     the wait at once, still without a traceback."""
     run = Running(
-        tmp_path, server.base + "/slow?ms=3000", "--rate", "20/s", "--duration", "10s",
+        tmp_path, server.base + "/slow?ms=10000", "--rate", "20/s", "--duration", "10s",
         "--workers", "1", "--no-store", "--json",
     )  # fmt: skip
     wait_for(lambda: len(server.log()) >= 20)  # a second of requests in flight
     run.ctrl_c()
     wait_for(lambda: "stopping" in run.stderr_so_far(), timeout=5)
     pressed = run.ctrl_c()
-    result = clean(run.finish(timeout=8))
-    assert time.monotonic() - pressed < 2.5
+    result = clean(run.finish(timeout=15))
+    assert time.monotonic() - pressed < 7  # well before the in-flight requests could end
     assert result.code == 130, result.text
     assert "aborted" in result.err or "interrupted" in result.err

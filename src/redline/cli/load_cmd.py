@@ -296,8 +296,10 @@ def _execute(
     def interrupt(_signum: int, _frame: Any) -> None:
         if runner.stopped:
             raise KeyboardInterrupt  # a second Ctrl-C: stop waiting
-        echo("\nstopping: in-flight requests finish, partial results are kept", err=True)
+        # Stop before saying so: a second Ctrl-C can run this handler again in the middle of
+        # the first one, and it must find the run already stopping.
         runner.stop()
+        echo("\nstopping: in-flight requests finish, partial results are kept", err=True)
 
     signal.signal(signal.SIGINT, interrupt)
     try:
