@@ -12,6 +12,7 @@ PINNED = [
     "ConfigError",
     "ConfigInvalidError",
     "ConfigNotFoundError",
+    "DataError",
     "DemoError",
     "DemoSystem",
     "DeploymentValidator",

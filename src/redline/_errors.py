@@ -13,6 +13,7 @@ exit code the CLI returns for it and a hint that says what to do next::
     │   ├── SecretsKeyError           key missing, malformed, or not the one the file needs
     │   └── SecretsTamperedError      a value or the file failed its integrity check
     ├── UsageError(ValueError)        exit 2: a command was asked for something it cannot do
+    ├── DataError(ValueError)         exit 2: a data file or stored series cannot be analysed
     ├── StoreError                    exit 2: the store could not be used
     │   ├── StoreUnavailableError     the store URL does not connect
     │   └── StoreSchemaError          the store's schema is newer than this redline
@@ -34,6 +35,7 @@ __all__ = [
     "ConfigError",
     "ConfigInvalidError",
     "ConfigNotFoundError",
+    "DataError",
     "DemoError",
     "EnvContractError",
     "RedlineError",
@@ -116,6 +118,13 @@ class SecretsTamperedError(SecretsError):
 
 class UsageError(RedlineError, ValueError):
     """A command was asked for something it cannot do (an unknown environment or key)."""
+
+    exit_code = 2
+
+
+class DataError(RedlineError, ValueError):
+    """Data to import, compare or analyse cannot be used: an empty or malformed file, a
+    missing metric or baseline, too few points. The message names the file (and line)."""
 
     exit_code = 2
 

@@ -47,6 +47,31 @@ _COMMANDS: dict[str, tuple[str, str, str]] = {
         "load",
         "Load-test: a configured scenario, or one URL like wrk/hey.",
     ),
+    "import": (
+        "redline.cli.import_cmd",
+        "import_",
+        "Import results: pytest-benchmark, Locust, k6, CSV, JSON.",
+    ),
+    "compare": (
+        "redline.cli.compare_cmd",
+        "compare",
+        "Compare a candidate with its baseline, metric by metric.",
+    ),
+    "baseline": (
+        "redline.cli.baseline_cmd",
+        "baseline",
+        "Show, set or accept the baseline runs are judged against.",
+    ),
+    "analyze": (
+        "redline.cli.analyze_cmd",
+        "analyze",
+        "Change points, drift, anomalies and trends in a metric's history.",
+    ),
+    "gate": (
+        "redline.cli.gate_cmd",
+        "gate",
+        "CI gate: exit 1 when a gated metric regressed against its baseline.",
+    ),
     "demo": (
         "redline.cli.demo_cmd",
         "demo",
