@@ -1,4 +1,4 @@
-"""The store: where redline keeps runs, metrics, histograms, samples and releases.
+"""The store: where redline keeps runs, metrics, histograms, samples, releases, baselines.
 
 One schema on SQLite (the embedded default, ``.redline/redline.db``) and on
 PostgreSQL (for a team), created and migrated automatically on first use.
@@ -20,6 +20,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 _LAZY: dict[str, str] = {
+    "BaselineRecord": "redline.store.baselines",
     "HistogramRecord": "redline.store.records",
     "MetricRecord": "redline.store.records",
     "ReleaseRecord": "redline.store.records",
@@ -33,6 +34,7 @@ _LAZY: dict[str, str] = {
 }
 
 __all__ = [
+    "BaselineRecord",
     "HistogramRecord",
     "MetricRecord",
     "ReleaseRecord",
@@ -47,6 +49,7 @@ __all__ = [
 
 if TYPE_CHECKING:
     from redline.store.append import append_run
+    from redline.store.baselines import BaselineRecord
     from redline.store.core import Store, open_store
     from redline.store.records import (
         HistogramRecord,

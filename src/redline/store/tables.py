@@ -29,6 +29,7 @@ __all__ = [
     "BigId",
     "Json",
     "UTCDateTime",
+    "baselines",
     "histograms",
     "metadata",
     "releases",
@@ -108,6 +109,8 @@ runs = sa.Table(
     sa.Column("created_at", UTCDateTime, nullable=False),
     # The baseline query: "the last N runs of this scenario on this branch".
     sa.Index(None, "kind", "name", "branch", "started_at"),
+    # One metric's history, and a baseline's candidates: by name, environment and branch.
+    sa.Index(None, "name", "environment", "branch", "started_at"),
     sa.Index(None, "environment", "started_at"),
     sa.Index(None, "started_at"),
 )
@@ -173,4 +176,26 @@ releases = sa.Table(
     sa.Column("config_snapshot", Json),
     sa.Column("steps", Json, nullable=False),
     sa.Index(None, "environment", "started_at"),
+)
+
+# The baseline rule of one (name, environment), as a history: every set or accept adds a
+# row, and the newest row is the one in force. ``start_run_id`` is not a foreign key: the
+# history must outlive the runs it names when old runs are deleted.
+baselines = sa.Table(
+    "baselines",
+    metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("name", sa.Text, nullable=False),
+    sa.Column("environment", sa.Text),
+    sa.Column("action", sa.Text, nullable=False),
+    sa.Column("rule_kind", sa.Text, nullable=False),
+    sa.Column("rule_value", Json, nullable=False),
+    sa.Column("run_ids", Json, nullable=False),
+    sa.Column("start_run_id", sa.String(32)),
+    sa.Column("start_at", UTCDateTime),
+    sa.Column("reason", sa.Text),
+    sa.Column("who_user", sa.Text),
+    sa.Column("who_host", sa.Text),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Index(None, "name", "environment", "created_at"),
 )
