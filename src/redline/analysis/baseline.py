@@ -185,6 +185,7 @@ def current_baseline(
     ``branch`` replaces the rule's main branch; ``kind`` defaults to the kind of the
     newest run of that name.
     """
+    _require_runs(store, name, environment)
     entry = store.active_baseline(name, environment)
     if kind is None:
         kind = _kind_of(store, name, environment)
@@ -210,7 +211,9 @@ def set_baseline(
     _require_runs(store, name, environment)
     entry = store.active_baseline(name, environment)
     kind = _kind_of(store, name, environment)
-    chosen = _resolve(store, name, environment, kind, rule, entry, None, empty_ok=True)
+    # A version or run id that finds nothing is a typo; a last-good rule may wait for runs.
+    empty_ok = rule.kind == "last_good"
+    chosen = _resolve(store, name, environment, kind, rule, entry, None, empty_ok=empty_ok)
     user, host = _who()
     return store.record_baseline(
         name=name,
@@ -302,7 +305,10 @@ def _resolve(
         runs = [r for r in found if candidate is None or r.id != candidate.id]
         if not runs and not empty_ok:
             raise _no_tag_runs(store, name, environment, rule, candidate)
-        why = f"{len(runs)} {rule.describe()} of {name}{_in(environment)}"
+        plural = "s" if len(runs) != 1 else ""
+        on = f" on {rule.branch}" if rule.branch else ""
+        why = f"{len(runs)} good run{plural} of {name}{on}{_in(environment)}"
+        why += f" with version {rule.value}"
     else:
         start = entry.start_at if entry is not None else None
         also = entry.start_run_id if entry is not None else None
