@@ -41,6 +41,7 @@ def test_upgrade_then_info(store_url: str) -> None:
     assert info["ok"] is True and info["exists"] is True
     assert info["revision"] == info["head"] == HEAD_REVISION and info["up_to_date"] is True
     assert info["rows"] == {
+        "baselines": 0,
         "histograms": 0,
         "releases": 0,
         "run_metrics": 1,
