@@ -223,11 +223,9 @@ def test_a_set_rule_is_kept_and_used_until_the_next(store: Store, runs: dict[str
     assert resolve_baseline(store, candidate).run_ids == (runs["main7"], runs["main6"])
     assert baseline_history(store, "checkout", "staging") == [second, first]
     # An explicit rule wins over the stored one.
-    assert resolve_baseline(store, candidate, BaselineRule.tag("1.1")).run_ids == (
-        runs["main5"],
-        runs["main4"],
-        runs["main3"],
-    )
+    explicit = resolve_baseline(store, candidate, BaselineRule.tag("1.1"))
+    assert explicit.run_ids == (runs["main5"], runs["main4"], runs["main3"])
+    assert "set by" not in explicit.why  # nobody set this rule; the caller chose it
 
 
 def test_set_keeps_the_start_of_an_accepted_baseline(store: Store, runs: dict[str, str]) -> None:

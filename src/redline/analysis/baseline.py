@@ -332,7 +332,8 @@ def _resolve(
             why += f" since accepted {_day(entry.start_at)}"
             if entry.reason:
                 why += f" (reason: {entry.reason})"
-    if entry is not None and entry.action == "set" and rule.kind != "last_good":
+    stored = entry is not None and rule == _rule_of(entry)
+    if entry is not None and stored and entry.action == "set" and rule.kind != "last_good":
         why += f", set by {entry.who or 'someone'} on {_day(entry.created_at)}"
         if entry.reason:
             why += f" (reason: {entry.reason})"
