@@ -249,7 +249,9 @@ def test_set_refuses_what_finds_nothing(store: Store, runs: dict[str, str]) -> N
         set_baseline(store, "checkout", "staging", BaselineRule.runs(["0" * 32]))
     with pytest.raises(DataError, match="no runs called checkout in qa") as info:
         set_baseline(store, "checkout", "qa", BaselineRule.last_good(3))
-    assert info.value.hint == "runs called checkout are recorded in environments: prod, staging"
+    assert info.value.hint == (
+        "runs called checkout are recorded in environments: prod, staging (choose one with --env)"
+    )
     with pytest.raises(DataError, match="no runs called chekout in staging") as info:
         set_baseline(store, "chekout", "staging", BaselineRule.last_good(3))
     assert "checkout" in (info.value.hint or "") and "search" in (info.value.hint or "")

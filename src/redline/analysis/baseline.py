@@ -412,6 +412,7 @@ def _require_runs(store: Store, name: str, environment: str | None) -> None:
     if places:
         envs = sorted({env or "(none)" for env, _ in places})
         hint = f"runs called {name} are recorded in environments: {', '.join(envs)}"
+        hint += " (choose one with --env)"
     else:
         names = store.run_names()
         shown = ", ".join(names[:12]) + (", ..." if len(names) > 12 else "")
