@@ -277,18 +277,19 @@ def _measure(
             None, None, None, None, None, None, lone_noise,
         )  # fmt: skip
     test = stats.mann_whitney(x, y)
-    confidence = 1.0 - alpha
-    shift = stats.hodges_lehmann(x, y, confidence=confidence)
-    eq_confidence = 1.0 - 2.0 * EQUIVALENCE_ALPHA
+    levels = [1.0 - alpha, 1.0 - 2.0 * EQUIVALENCE_ALPHA]
     if positive:
         lx, ly = np.log(x), np.log(y)
-        eq = stats.hodges_lehmann(lx, ly, confidence=eq_confidence)
-        rel = stats.relative_shift(x, y, confidence=confidence)
-        change_rel: float | None = rel.estimate
-        interval_rel: tuple[float, float] | None = (rel.low, rel.high)
+        (shift,) = stats.hodges_lehmann_intervals(x, y, levels[:1])
+        log_shift, eq = stats.hodges_lehmann_intervals(lx, ly, levels)
+        change_rel: float | None = math.expm1(log_shift.estimate)
+        interval_rel: tuple[float, float] | None = (
+            stats.expm1(log_shift.low),
+            stats.expm1(log_shift.high),
+        )
         noise: float | None = stats.robust_sd(lx, ly)
     else:
-        eq = stats.hodges_lehmann(x, y, confidence=eq_confidence)
+        shift, eq = stats.hodges_lehmann_intervals(x, y, levels)
         noise = stats.robust_sd(x, y)
         if base_median:
             scale_by = abs(base_median)

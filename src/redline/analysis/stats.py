@@ -47,6 +47,7 @@ __all__ = [
     "benjamini_hochberg",
     "expm1",
     "hodges_lehmann",
+    "hodges_lehmann_intervals",
     "mann_whitney",
     "min_runs_for_significance",
     "normal_quantile",
@@ -102,11 +103,16 @@ def _normal_cdf(x: float) -> float:
     return 0.5 * math.erfc(-x / math.sqrt(2.0))
 
 
+def _u_cdf(m: int, n: int) -> NDArray[np.float64]:
+    """P(U <= u) for u = 0..m*n under the null (no ties), cached by sizes."""
+    cdf: NDArray[np.float64] = _u_cdf_cached(min(m, n), max(m, n))
+    return cdf
+
+
 @lru_cache(maxsize=256)
-def _u_cdf(m: int, n: int) -> tuple[float, ...]:
+def _u_cdf_cached(m: int, n: int) -> NDArray[np.float64]:
     """P(U <= u) for u = 0..m*n under the null, no ties: the Gaussian binomial
     coefficient [m+n choose m]_q, built as prod_i (1 - q^(n+i)) / (1 - q^i)."""
-    m, n = min(m, n), max(m, n)
     size = m * n + 1
     poly = np.zeros(size, dtype=np.int64)
     poly[0] = 1
@@ -117,8 +123,9 @@ def _u_cdf(m: int, n: int) -> tuple[float, ...]:
         for r in range(i):  # divide by (1 - q^i): a running sum with stride i
             poly[r::i] = np.cumsum(poly[r::i])
     counts = poly.astype(np.float64)
-    cdf = np.cumsum(counts) / counts.sum()
-    return tuple(float(c) for c in cdf)
+    cdf: NDArray[np.float64] = np.cumsum(counts) / counts.sum()
+    cdf.flags.writeable = False
+    return cdf
 
 
 def _exact_ok(m: int, n: int, ties: bool) -> bool:
@@ -156,8 +163,8 @@ def mann_whitney(baseline: ArrayLike, candidate: ArrayLike) -> MannWhitney:
     if _exact_ok(m, n, ties):
         cdf = _u_cdf(m, n)
         k = round(u)
-        low = cdf[k]  # P(U <= u)
-        high = 1.0 - (cdf[k - 1] if k > 0 else 0.0)  # P(U >= u)
+        low = float(cdf[k])  # P(U <= u)
+        high = 1.0 - (float(cdf[k - 1]) if k > 0 else 0.0)  # P(U >= u)
         return MannWhitney(u, min(1.0, 2.0 * min(low, high)), "exact", ties)
     sd = _u_sd(m, n, tie_term)
     if sd == 0.0:  # every value equal: no evidence of any difference
@@ -183,7 +190,7 @@ def _moses_k(m: int, n: int, confidence: float, ties: bool, tie_term: float) -> 
     the interval is [D_(k), D_(mn+1-k)] (1-based); 0 means no finite interval."""
     tail = (1.0 - confidence) / 2.0
     if _exact_ok(m, n, ties):
-        cdf = np.asarray(_u_cdf(m, n))
+        cdf = _u_cdf(m, n)
         # the largest k with P(U <= k-1) <= tail
         return int(np.searchsorted(cdf, tail + 1e-12, side="right"))
     sd = _u_sd(m, n, tie_term)
@@ -211,23 +218,35 @@ def hodges_lehmann(baseline: ArrayLike, candidate: ArrayLike, *, confidence: flo
     shift with probability ``confidence`` whatever the shape of the data (when the two
     differ by a shift). Too few values for that confidence give an infinite end.
     """
+    return hodges_lehmann_intervals(baseline, candidate, [confidence])[0]
+
+
+def hodges_lehmann_intervals(
+    baseline: ArrayLike, candidate: ArrayLike, confidences: Sequence[float]
+) -> list[Shift]:
+    """:func:`hodges_lehmann` at several confidence levels, sorting the differences once."""
     x, y = _array(baseline), _array(candidate)
     m, n = x.size, y.size
     if m == 0 or n == 0:
         raise ValueError("each side needs at least one value")
     tie_term, ties = _tie_term(np.concatenate([x, y]))
-    k = _moses_k(m, n, confidence, ties, tie_term)
     if m * n > _MAX_PAIRS:
         side = int(math.sqrt(_MAX_PAIRS))
-        xs, ys = _squeeze(x, side), _squeeze(y, side)
-        diffs = _differences(xs, ys)
-        k = max(0, round(k * diffs.size / (m * n)))
+        diffs = _differences(_squeeze(x, side), _squeeze(y, side))
     else:
         diffs = _differences(x, y)
-    estimate = float(np.median(diffs))
-    if k == 0:
-        return Shift(estimate, -math.inf, math.inf, confidence)
-    return Shift(estimate, float(diffs[k - 1]), float(diffs[diffs.size - k]), confidence)
+    size = diffs.size
+    estimate = float(diffs[(size - 1) // 2] + diffs[size // 2]) / 2.0
+    out = []
+    for confidence in confidences:
+        k = _moses_k(m, n, confidence, ties, tie_term)
+        if size != m * n:
+            k = max(0, round(k * size / (m * n)))
+        if k == 0:
+            out.append(Shift(estimate, -math.inf, math.inf, confidence))
+        else:
+            out.append(Shift(estimate, float(diffs[k - 1]), float(diffs[size - k]), confidence))
+    return out
 
 
 def relative_shift(baseline: ArrayLike, candidate: ArrayLike, *, confidence: float = 0.99) -> Shift:
@@ -294,8 +313,13 @@ def robust_sd(*samples: ArrayLike) -> float:
 def _pair_distances(values: NDArray[np.float64]) -> NDArray[np.float64]:
     if values.size > _MAX_SCALE_VALUES:  # a quantile summary keeps this O(1) in memory
         values = _squeeze(values, _MAX_SCALE_VALUES)
-    i, j = np.triu_indices(values.size, k=1)
+    i, j = _pairs(values.size)
     return np.abs(values[i] - values[j])
+
+
+@lru_cache(maxsize=64)
+def _pairs(size: int) -> tuple[NDArray[np.intp], NDArray[np.intp]]:
+    return np.triu_indices(size, k=1)
 
 
 def min_runs_for_significance(alpha: float) -> int:
