@@ -240,7 +240,7 @@ def history(
     echo(f"baseline history of {name}{_in(env)} (newest, in force, first):")
     for r in records:
         line = f"  {_when(r.created_at)}  {r.action:<6}  {BaselineRule.from_record(r).describe()}"
-        if r.start_run_id:
+        if r.action == "accept":
             line += f" from run {r.start_run_id}"
         echo(f"{line}  by {r.who or 'unknown'}")
         if r.reason:
