@@ -436,6 +436,8 @@ _HIGHER_WORDS = frozenset(
         "throughput",
         "bandwidth",
         "hits",
+        "succeeded",
+        "passed",
         "hit",
         "success",
         "successes",
