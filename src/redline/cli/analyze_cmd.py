@@ -1,0 +1,138 @@
+"""``redline analyze``: change points, drift, anomalies and trends in a metric's history.
+
+``redline analyze changepoints SERIES.csv`` works on a plain file (Apache Otava's CSV layout or
+one number a line) without a store, so anyone can check redline against other tools on the
+same file. It exits 0 whether or not it finds changes (it is an analysis: ``redline gate``
+decides exit codes) and 2 on bad input. The group stays open for store-backed subcommands.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from redline.cli._output import EXIT_OK, echo, echo_json, json_option, print_table
+
+__all__ = ["analyze"]
+
+_LABEL_ATTRIBUTES = ("commit", "sha", "hash", "revision", "version", "tag", "build", "run")
+
+
+@click.group("analyze")
+def analyze() -> None:
+    """Change points, drift, anomalies and trends in a metric's history."""
+
+
+@analyze.command("changepoints")
+@click.argument("series", metavar="SERIES.csv", type=click.Path(dir_okay=True))
+@click.option(
+    "--column",
+    "columns",
+    multiple=True,
+    metavar="NAME",
+    help="Metric column to analyse (repeatable; default: every numeric column).",
+)
+@click.option(
+    "--direction",
+    type=click.Choice(["lower", "higher", "none"]),
+    default="lower",
+    show_default=True,
+    help="Which way is better: lower (latency, errors), higher (throughput), none.",
+)
+@click.option("--time-column", metavar="NAME", help="The time column (default: found by name).")
+@json_option
+def changepoints(
+    series: str,
+    columns: tuple[str, ...],
+    direction: str,
+    time_column: str | None,
+    as_json: bool,
+) -> int:
+    """Find change points, drift, variance changes and anomalies in SERIES.csv.
+
+    Exit 0 whether or not changes are found; 2 when the file cannot be analysed.
+    """
+    from redline._errors import DataError
+    from redline.analysis.changepoints import analyze_series
+    from redline.analysis.seriesfile import read_series_file, require_points
+
+    table = read_series_file(series, columns=columns or None, time_column=time_column)
+    names = list(columns) if columns else list(table.metrics)
+    if not names:
+        raise DataError(
+            f"{table.path}: no numeric column to analyse "
+            f"(columns: {', '.join(table.attributes) or 'none'})",
+            hint="add a column of numbers, or name it with --column",
+        )
+    label_name = next((a for a in _LABEL_ATTRIBUTES if a in table.attributes), None)
+    labels = table.attributes[label_name] if label_name else None
+    results = []
+    for name in names:
+        values = require_points(table, name)
+        result = analyze_series(values, times=table.time, labels=labels, direction=direction)
+        results.append((name, result))
+    if as_json:
+        echo_json(
+            {
+                "schema_version": 1,
+                "file": str(table.path),
+                "notes": table.notes,
+                "series": [_series_json(table, name, r, label_name) for name, r in results],
+            }
+        )
+        return EXIT_OK
+    for note in table.notes:
+        echo(f"note: {note}", err=True)
+    for name, r in results:
+        _print_human(table, name, r, label_name)
+    return EXIT_OK
+
+
+def _series_json(table: Any, name: str, result: Any, label_name: str | None) -> dict[str, Any]:
+    data: dict[str, Any] = {"column": name, "unit": table.units.get(name)}
+    data.update(result.to_dict())
+    for key in ("change_points", "anomalies"):
+        for event in data[key]:
+            event["line"] = table.lines[event["index"]]
+            if label_name:
+                event[label_name] = event.get("label")
+    return data
+
+
+def _num(x: float | None) -> str:
+    if x is None:
+        return "-"
+    return f"{x:.4g}"
+
+
+def _print_human(table: Any, name: str, result: Any, label_name: str | None) -> None:
+    unit = table.units.get(name)
+    title = f"{name}{f' ({unit})' if unit else ''}: {result.points} points, lower is better"
+    if result.direction != "lower":
+        title = title.replace("lower is better", f"direction {result.direction}")
+    events = list(result.events)
+    if not events:
+        detail = "; ".join(result.notes) or "no change point, no anomaly"
+        echo(f"{title}\n  {detail}")
+    else:
+        where = label_name or "line"
+        rows = []
+        for e in events:
+            at = str(e.index) if e.end is None else f"{e.index}-{e.end}"
+            place = e.label if label_name and e.label else str(table.lines[e.index])
+            if label_name and e.label_before and e.kind != "anomaly":
+                place = f"{e.label_before}..{e.label}"
+            change = "-" if e.change_pct is None else f"{e.change_pct:+.1f}%"
+            evidence = "pending" if e.kind == "anomaly" else f"p={e.p_value:.2g}"
+            rows.append([at, place, e.kind, _num(e.before), _num(e.after), change, evidence])
+        print_table(title, ["index", where, "kind", "before", "after", "change", "evidence"], rows)
+        for note in result.notes:
+            echo(f"  {note}")
+    t = result.trend
+    if t is not None:
+        sig = "moving" if t.significant else "flat within noise"
+        echo(
+            f"  trend since index {t.start}: {_num(t.slope)} per {t.per} "
+            f"[{_num(t.low)}, {_num(t.high)}] ({sig})"
+        )
