@@ -164,3 +164,19 @@ def test_an_unknown_kind_and_a_bad_direction(cli: Cli) -> None:
     assert result.code == 2 and "'jmeter' is not one of" in result.err
     result = cli("import", "csv", "x.csv", "--direction", "up")
     assert result.code == 2 and "write lower, higher, or COLUMN=lower|higher" in result.err
+
+
+def test_csv_with_directions_and_columns(cli: Cli) -> None:
+    result = cli(
+        "import", "csv", str(DATA / "otava_layout.csv"), "--direction", "queue_depth=lower",
+        "--column", "p99_ms", "--column", "queue_depth", "--env", "perf", "--json",
+    )  # fmt: skip
+    assert result.code == 0, result.err
+    report = result.json()
+    assert report["imported"] == 5 and report["warnings"] == []
+    first = report["runs"][0]
+    assert first["line"] == 2
+    assert {m["name"]: m["direction"] for m in first["metrics"]} == {
+        "p99_ms": "lower",
+        "queue_depth": "lower",
+    }
