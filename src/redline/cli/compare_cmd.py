@@ -1,0 +1,352 @@
+"""``redline compare``: is the candidate worse than its baseline, metric by metric?
+
+    redline compare base.csv candidate.csv                 # every metric column of both
+    redline compare base.csv candidate.csv --column p99_ms --column rps --json
+    redline compare base.csv candidate.csv --direction rps=higher --min-effect 3%
+
+Each file holds one row per run (Apache Otava's CSV layout, or one number a line); each
+metric column is compared between the files with a rank test, a shift estimate with its
+interval, and false-discovery control across the columns (``docs/regressions.md``).
+
+Exit codes: 0 nothing regressed (unchanged, improved or inconclusive); 1 a metric
+regressed; 2 bad input (a missing file or column, a column only one file has, a column
+with no values).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from redline._errors import DataError, UsageError
+from redline.cli._output import (
+    EXIT_CHECKS_FAILED,
+    EXIT_OK,
+    echo,
+    echo_json,
+    json_option,
+    print_table,
+)
+
+if TYPE_CHECKING:
+    from redline.analysis.compare import Comparison, MetricComparison
+    from redline.analysis.seriesfile import SeriesTable
+
+__all__ = ["compare", "compare_mappings", "render_comparison"]
+
+_HIGHER_IS_BETTER = re.compile(
+    r"(throughput|rps|qps|tps|ops|iops|per_?s(ec(ond)?)?|_s$|/s$|bandwidth|hit_?(rate|ratio)"
+    r"|success|availability|uptime|apdex|score)",
+    re.IGNORECASE,
+)
+_VERDICT_MARK = {
+    "regressed": "REGRESSED",
+    "improved": "improved",
+    "unchanged": "unchanged",
+    "inconclusive": "inconclusive",
+    "changed": "CHANGED",
+}
+
+
+def guess_direction(metric: str) -> str:
+    """``higher`` for names that read as a rate or a success share (throughput, rps,
+    ops_per_sec, hit_rate, ...), else ``lower`` (latency, errors, memory)."""
+    return "higher" if _HIGHER_IS_BETTER.search(metric) else "lower"
+
+
+def _min_effect(_ctx: click.Context, _param: click.Parameter, value: str | None) -> float | None:
+    if value is None:
+        return None
+    text = value.strip().replace(" ", "")
+    if not text.endswith("%"):
+        raise click.BadParameter(
+            f"{value!r}: write the minimum effect as a percentage, like 5% "
+            "(an absolute one goes in --min-effect-abs)"
+        )
+    try:
+        number = float(text[:-1])
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not a percentage like 5%") from None
+    if not 0 <= number < 1000 or math.isnan(number):
+        raise click.BadParameter(f"{value!r}: a minimum effect is between 0% and 1000%")
+    return number / 100.0
+
+
+def _directions(
+    _ctx: click.Context, _param: click.Parameter, values: tuple[str, ...]
+) -> tuple[str | None, dict[str, str]]:
+    default: str | None = None
+    per: dict[str, str] = {}
+    for value in values:
+        name, sep, direction = value.rpartition("=")
+        if direction not in ("lower", "higher", "none"):
+            raise click.BadParameter(
+                f"{value!r}: a direction is lower, higher or none (for one column: NAME=higher)"
+            )
+        if sep:
+            per[name] = direction
+        else:
+            default = direction
+    return default, per
+
+
+@click.command("compare")
+@click.argument("files", nargs=-1, type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--column",
+    "columns",
+    multiple=True,
+    metavar="NAME",
+    help="Compare only this metric column (repeat for more; default: every metric column).",
+)
+@click.option(
+    "--direction",
+    "directions",
+    multiple=True,
+    callback=_directions,
+    metavar="lower|higher|none|NAME=DIR",
+    help="Which way is better: for every column, or NAME=DIR for one (repeatable). "
+    "Default: higher for rates (throughput, rps, ops...), lower for the rest.",
+)
+@click.option(
+    "--min-effect",
+    callback=_min_effect,
+    metavar="PCT",
+    help="Smallest relative change that counts (default 5%).",
+)
+@click.option(
+    "--min-effect-abs",
+    type=click.FloatRange(min=0),
+    default=0.0,
+    metavar="VALUE",
+    help="Smallest absolute change that counts, in the column's unit (default 0).",
+)
+@click.option(
+    "--alpha",
+    type=click.FloatRange(min=0, max=1, min_open=True, max_open=True),
+    default=None,
+    help="Significance level for a change (default 0.01).",
+)
+@click.option(
+    "--fdr",
+    type=click.FloatRange(min=0, max=1, max_open=True),
+    default=None,
+    help="False-discovery rate across the metrics, Benjamini-Hochberg (default 0.05; 0: off).",
+)
+@json_option
+def compare(
+    files: tuple[Path, ...],
+    columns: tuple[str, ...],
+    directions: tuple[str | None, dict[str, str]],
+    min_effect: float | None,
+    min_effect_abs: float,
+    alpha: float | None,
+    fdr: float | None,
+    as_json: bool,
+) -> int:
+    """Compare CANDIDATE with BASE, metric column by metric column (one row per run)."""
+    from redline.analysis import compare as cmp
+
+    if len(files) != 2:
+        raise UsageError(
+            f"compare takes two files, BASE and CANDIDATE; got {len(files)}",
+            hint="redline compare base.csv candidate.csv",
+        )
+    base_path, cand_path = files
+    base, cand = _read(base_path, columns), _read(cand_path, columns)
+    names = _metric_names(base, cand, columns)
+    units = _units(base, cand, names)
+    scale = {n: _unit_factor(base, cand, n) for n in names}
+    default_direction, per_direction = directions
+    unknown = sorted(set(per_direction) - set(names))
+    if unknown:
+        raise UsageError(
+            f"--direction names {', '.join(repr(u) for u in unknown)}, not a compared column",
+            hint=f"compared columns: {', '.join(names)}",
+        )
+    result = compare_mappings(
+        {n: base.column(n) for n in names},
+        {n: [v * scale[n] for v in cand.column(n)] for n in names},
+        directions={
+            n: per_direction.get(n) or default_direction or guess_direction(n) for n in names
+        },
+        units=units,
+        min_effect_rel=cmp.MIN_EFFECT_REL if min_effect is None else min_effect,
+        min_effect_abs=min_effect_abs,
+        alpha=cmp.ALPHA if alpha is None else alpha,
+        fdr=cmp.FDR if fdr is None else (fdr or None),
+    )
+    return render_comparison(
+        result,
+        as_json=as_json,
+        title=f"{cand_path} against {base_path}",
+        sources={"baseline": str(base_path), "candidate": str(cand_path)},
+    )
+
+
+def _read(path: Path, columns: Sequence[str]) -> SeriesTable:
+    from redline.analysis.seriesfile import read_series_file
+
+    return read_series_file(path, columns=list(columns) or None)
+
+
+def _metric_names(base: SeriesTable, cand: SeriesTable, columns: Sequence[str]) -> list[str]:
+    """The columns to compare; a DataError naming the file a metric is missing from."""
+    names = list(columns) or list(dict.fromkeys([*base.metrics, *cand.metrics]))
+    for name in names:
+        for table, other in ((base, cand), (cand, base)):
+            if name in table.metrics:
+                continue
+            why = (
+                "holds text or no numbers there"
+                if name in table.attributes
+                else "is not in that file"
+            )
+            raise DataError(
+                f"{table.path}: metric column '{name}' (in {other.path}) {why}",
+                hint="compare columns both files have: --column NAME, once per column",
+            )
+    if not names:
+        raise DataError(
+            f"{base.path}: no metric columns to compare (only {', '.join(base.attributes)})",
+            hint="give each run a row with numeric metric columns",
+        )
+    for name in names:
+        for table in (base, cand):
+            if not any(math.isfinite(v) for v in table.column(name)):
+                where = f"{table.path}:{table.lines[0]}" if table.lines else str(table.path)
+                raise DataError(
+                    f"{where}: column '{name}' has no values",
+                    hint="fill in the runs' values, or leave the column out with --column",
+                )
+    return names
+
+
+def _units(base: SeriesTable, cand: SeriesTable, names: list[str]) -> dict[str, str]:
+    return {n: u for n in names if (u := base.units.get(n) or cand.units.get(n))}
+
+
+def _unit_factor(base: SeriesTable, cand: SeriesTable, name: str) -> float:
+    """What a candidate value is multiplied by to be in the baseline's unit."""
+    from redline.units import parse_duration
+
+    ub, uc = base.units.get(name), cand.units.get(name)
+    if ub == uc:
+        return 1.0
+    if ub and uc and "%" not in (ub, uc):
+        return parse_duration(f"1{uc}") / parse_duration(f"1{ub}")
+    raise DataError(
+        f"column '{name}': {base.path} writes it "
+        f"{f'in {ub}' if ub else 'without a unit'}, {cand.path} "
+        f"{f'in {uc}' if uc else 'without a unit'}",
+        hint="write both files' values in one unit (or both with units, like 12ms and 0.012s)",
+    )
+
+
+def compare_mappings(
+    baseline: Mapping[str, Sequence[float]],
+    candidate: Mapping[str, Sequence[float]],
+    *,
+    directions: Mapping[str, str],
+    units: Mapping[str, str],
+    min_effect_rel: float,
+    min_effect_abs: float,
+    alpha: float,
+    fdr: float | None,
+) -> Comparison:
+    """Compare metric -> values mappings (files, or run sets from the store) in one go."""
+    from redline.analysis.compare import MetricSamples, compare_many
+
+    items = [
+        MetricSamples(
+            name,
+            baseline[name],
+            candidate[name],
+            directions.get(name, "lower"),  # type: ignore[arg-type]
+            units.get(name),
+        )
+        for name in baseline
+    ]
+    return compare_many(
+        items, fdr=fdr, alpha=alpha, min_effect_rel=min_effect_rel, min_effect_abs=min_effect_abs
+    )
+
+
+def _num(value: float | None, unit: str | None) -> str:
+    if value is None:
+        return "-"
+    return f"{value:.4g}{' ' + unit if unit else ''}"
+
+
+def _pct(value: float | None) -> str:
+    if value is None or math.isinf(value):
+        return "?"
+    return f"{100.0 * value:+.1f}%"
+
+
+def _interval(m: MetricComparison) -> str:
+    if m.interval_rel is not None:
+        return f"[{_pct(m.interval_rel[0])}, {_pct(m.interval_rel[1])}]"
+    if m.interval_abs is not None:
+        lo, hi = m.interval_abs
+        return f"[{lo:+.3g}, {hi:+.3g}]" if math.isfinite(lo) and math.isfinite(hi) else "[?, ?]"
+    return "-"
+
+
+def _change(m: MetricComparison) -> str:
+    if m.change_rel is not None:
+        return _pct(m.change_rel)
+    if m.change_abs is not None:
+        return f"{m.change_abs:+.4g}{' ' + m.unit if m.unit else ''}"
+    return "-"
+
+
+def render_comparison(
+    result: Comparison, *, as_json: bool, title: str, sources: Mapping[str, Any]
+) -> int:
+    """Print ``result`` (a table and the reasons, or JSON); the exit code: 1 when a
+    metric regressed, else 0."""
+    regressed = bool(result.regressed)
+    if as_json:
+        echo_json({**result.to_dict(), "sources": dict(sources), "regressed": regressed})
+        return EXIT_CHECKS_FAILED if regressed else EXIT_OK
+    rows = [
+        [
+            m.metric,
+            _num(m.baseline, m.unit),
+            _num(m.candidate, m.unit),
+            _change(m),
+            _interval(m),
+            _VERDICT_MARK[m.verdict],
+        ]
+        for m in result.metrics
+    ]
+    confidence = f"{100 * (1 - result.alpha):g}%"
+    print_table(
+        title, ["metric", "baseline", "candidate", "change", f"{confidence} interval", ""], rows
+    )
+    for m in result.metrics:
+        if m.verdict != "unchanged":
+            better = "" if m.direction == "none" else f" ({m.direction} is better)"
+            echo(f"  {m.metric}{better}: {m.verdict}: {m.reason}")
+    fdr = result.fdr_dict()
+    fdr_text = (
+        "no false-discovery control"
+        if fdr["method"] == "none"
+        else f"false discoveries held at {100 * fdr['q']:g}% over {fdr['tests']} "
+        f"metric{'s' if fdr['tests'] != 1 else ''}"
+    )
+    effects = sorted({f"{100 * m.min_effect_rel:g}%" for m in result.metrics})
+    sizes = sorted({f"{m.n_baseline}/{m.n_candidate}" for m in result.metrics})
+    echo(
+        f"medians of {' or '.join(sizes)} baseline/candidate runs; Mann-Whitney at alpha "
+        f"{result.alpha:g}; {fdr_text}; minimum effect {', '.join(effects)}"
+    )
+    counts = ", ".join(f"{n} {v}" for v, n in sorted(result.counts.items()))
+    echo(f"{'REGRESSED' if regressed else 'no regression'}: {counts}")
+    return EXIT_CHECKS_FAILED if regressed else EXIT_OK
