@@ -6,7 +6,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from redline.units import format_duration, parse_duration, parse_rate, parse_size
+from redline.units import (
+    format_duration,
+    parse_duration,
+    parse_fraction,
+    parse_rate,
+    parse_size,
+)
 
 
 @pytest.mark.parametrize(
@@ -56,3 +62,19 @@ def test_sizes(text: str | int, size: int) -> None:
 @given(st.integers(min_value=0, max_value=10**7))
 def test_format_then_parse_round_trips_whole_milliseconds(ms: int) -> None:
     assert parse_duration(format_duration(ms / 1000)) == pytest.approx(ms / 1000)
+
+
+@pytest.mark.parametrize(
+    ("text", "value"), [("5%", 0.05), ("12.5%", 0.125), ("0.05", 0.05), (0.2, 0.2), ("0%", 0.0)]
+)
+def test_fractions(text: str | float, value: float) -> None:
+    assert parse_fraction(text) == pytest.approx(value)
+
+
+@pytest.mark.parametrize(
+    ("text", "says"),
+    [("5", "did you mean 5%"), ("abc", "not a share"), ("150%", "between"), ("-1%", "between")],
+)
+def test_bad_fractions(text: str, says: str) -> None:
+    with pytest.raises(ValueError, match=says):
+        parse_fraction(text)

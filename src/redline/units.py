@@ -15,6 +15,7 @@ import re
 __all__ = [
     "format_duration",
     "parse_duration",
+    "parse_fraction",
     "parse_rate",
     "parse_size",
 ]
@@ -106,6 +107,25 @@ def parse_size(text: str | int) -> int:
         raise ValueError(f"'{text}' is not a size: write it like 512B, 64KiB or 10MB")
     unit = (match.group(2) or "b").lower()
     return int(float(match.group(1)) * _SIZE_UNITS[unit])
+
+
+def parse_fraction(text: str | float) -> float:
+    """A share such as ``5%`` or ``0.05`` as a number (0.05); ``5`` alone is refused.
+
+    >>> parse_fraction("12.5%")
+    0.125
+    """
+    if isinstance(text, bool):
+        raise ValueError("expected a share like 5% or 0.05, got a boolean")
+    s = str(text).strip()
+    try:
+        value = float(s[:-1]) / 100 if s.endswith("%") else float(s)
+    except ValueError:
+        raise ValueError(f"'{s}' is not a share: write it like 5% or 0.05") from None
+    if not 0 <= value <= 1:  # NaN fails this too
+        hint = f" (did you mean {s}%?)" if not s.endswith("%") and 1 < value <= 100 else ""
+        raise ValueError(f"'{s}' is not a share between 0% and 100%{hint}")
+    return value
 
 
 def format_duration(seconds: float) -> str:

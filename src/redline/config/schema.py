@@ -25,7 +25,13 @@ from pydantic import (
 from pydantic.json_schema import SkipJsonSchema
 from pydantic_core import PydanticCustomError
 
-from redline.units import format_duration, parse_duration, parse_rate, parse_size
+from redline.units import (
+    format_duration,
+    parse_duration,
+    parse_fraction,
+    parse_rate,
+    parse_size,
+)
 
 __all__ = [
     "PROTOCOLS",
@@ -35,6 +41,7 @@ __all__ = [
     "DnsCheck",
     "Duration",
     "Environment",
+    "Fraction",
     "HealthSettings",
     "HttpCheck",
     "Load",
@@ -45,6 +52,8 @@ __all__ = [
     "PostgresCheck",
     "Rate",
     "RedisCheck",
+    "RegressionMetric",
+    "Regressions",
     "Scenario",
     "SecretsConfig",
     "Service",
@@ -92,6 +101,11 @@ Rate = Annotated[
     BeforeValidator(_unit(parse_rate, "rate")),
     WithJsonSchema({"type": "string", "pattern": _RATE_PATTERN, "examples": ["200/s", "12000/m"]}),
     Field(gt=0),
+]
+Fraction = Annotated[
+    float,
+    BeforeValidator(_unit(parse_fraction, "fraction")),
+    WithJsonSchema({"type": ["string", "number"], "examples": ["5%", 0.05]}),
 ]
 Size = Annotated[
     int,
@@ -649,6 +663,28 @@ class Load(_Model):
     scenarios: dict[str, Scenario] = Field(default_factory=dict)
 
 
+class RegressionMetric(_Model):
+    """How one metric is gated: the smallest change worth failing a build for."""
+
+    min_effect: Fraction | None = None
+    min_effect_abs: float | None = Field(default=None, ge=0)
+    direction: Literal["lower", "higher"] | None = None
+    gate: bool | None = None
+
+
+class Regressions(_Model):
+    """The ``regressions:`` section: baselines, and what `redline gate` fails a build for."""
+
+    main_branch: str = Field(default="main", min_length=1)
+    baseline_runs: int = Field(default=5, ge=1)
+    fdr: Fraction = 0.05
+    inconclusive: Literal["fail", "pass"] = "fail"
+    default: RegressionMetric = Field(
+        default_factory=lambda: RegressionMetric(min_effect=0.05, gate=True)
+    )
+    metrics: dict[str, RegressionMetric] = Field(default_factory=dict)
+
+
 class Config(_Model):
     """The whole of ``redline.yaml``."""
 
@@ -665,6 +701,7 @@ class Config(_Model):
     health: HealthSettings = Field(default_factory=HealthSettings)
     services: dict[str, Service] = Field(default_factory=dict)
     load: Load = Field(default_factory=Load)
+    regressions: Regressions = Field(default_factory=Regressions)
 
     @field_validator("variables")
     @classmethod
