@@ -77,10 +77,28 @@ def test_the_store_of_the_config(
     cli: Cli, write: Callable[[str, str], Path], tmp_path: Path
 ) -> None:
     write("redline.yaml", "project: shop\nstore: sqlite:///data/perf.db\n")
-    result = cli("import", "json", str(DATA / "generic.json"))
+    # a config without environments: --env only labels the runs
+    result = cli("import", "json", str(DATA / "generic.json"), "--env", "perf-lab")
     assert result.code == 0, result.err
     with open_store(f"sqlite:///{tmp_path / 'data' / 'perf.db'}") as store:
-        assert len(store.list_runs(kind="import")) == 2
+        assert {r.environment for r in store.list_runs(kind="import")} == {"perf-lab"}
+
+
+def test_env_picks_a_declared_environments_store(
+    cli: Cli, write: Callable[[str, str], Path], tmp_path: Path
+) -> None:
+    write(
+        "redline.yaml",
+        "project: shop\nstore: sqlite:///main.db\n"
+        "environments:\n  staging: {store: 'sqlite:///staging.db'}\n",
+    )
+    result = cli("import", "k6", str(DATA / "k6_handle_summary.json"), "--env", "staging")
+    assert result.code == 0, result.err
+    with open_store(f"sqlite:///{tmp_path / 'staging.db'}") as store:
+        assert [r.environment for r in store.list_runs(kind="import")] == ["staging"]
+    typo = cli("import", "k6", str(DATA / "k6_handle_summary.json"), "--env", "stagin")
+    assert typo.code != 0 and "there is no environment 'stagin'" in typo.text
+    assert not (tmp_path / "main.db").exists()
 
 
 @pytest.mark.parametrize(

@@ -17,7 +17,14 @@ from typing import TYPE_CHECKING
 
 import click
 
-from redline.cli._output import EXIT_OK, config_option, echo, echo_json, json_option
+from redline.cli._output import (
+    EXIT_OK,
+    config_option,
+    config_path,
+    echo,
+    echo_json,
+    json_option,
+)
 
 if TYPE_CHECKING:
     from redline.importers import ImportReport
@@ -106,10 +113,9 @@ def import_(
     json (redline's generic layout, see docs/regressions.md). Importing the same
     results twice is noticed and skipped (--force imports them again).
     """
-    from redline.cli.store_cmd import _resolve
     from redline.importers import import_results
 
-    url = _resolve(ctx, store_url, environment)
+    url = _store_url(ctx, store_url, environment)
     default_direction, per_column = direction
     report = import_results(
         kind,
@@ -147,6 +153,24 @@ def import_(
             echo(f"imported {run.name}{where}: {metrics} (run {run.run_id})")
     echo(_closing(report))
     return EXIT_OK
+
+
+def _store_url(ctx: click.Context, store_url: str | None, environment: str | None) -> str:
+    """The store as `redline store` finds it. ``--env`` picks a declared environment's
+    store; where the config declares no environments it only labels the runs."""
+    from redline._errors import ConfigInvalidError
+    from redline.cli.store_cmd import _resolve
+
+    try:
+        return _resolve(ctx, store_url, environment)
+    except ConfigInvalidError as error:
+        if environment is None or any(d.rule != "unknown-environment" for d in error.diagnostics):
+            raise
+        from redline.config.loader import load_config
+
+        if load_config(config_path(ctx)).environment_names():
+            raise  # a typo of a declared environment
+        return _resolve(ctx, store_url, None)
 
 
 def _closing(report: ImportReport) -> str:
