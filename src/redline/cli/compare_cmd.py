@@ -159,7 +159,13 @@ def compare(
         )
     base_path, cand_path = files
     base, cand = _read(base_path, columns), _read(cand_path, columns)
-    names = _metric_names(base, cand, columns)
+    wanted = list(columns) or list(dict.fromkeys([*base.metrics, *cand.metrics]))
+    # a metric on one side that reads as text on the other: read it as numbers there,
+    # so the bad cell is named (file:line:column) rather than the whole column
+    base, cand = (
+        _read(t.path, wanted) if any(n in t.attributes for n in wanted) else t for t in (base, cand)
+    )
+    names = _metric_names(base, cand, wanted)
     units = _units(base, cand, names)
     scale = {n: _unit_factor(base, cand, n) for n in names}
     default_direction, per_direction = directions
@@ -192,12 +198,11 @@ def compare(
 def _read(path: Path, columns: Sequence[str]) -> SeriesTable:
     from redline.analysis.seriesfile import read_series_file
 
-    return read_series_file(path, columns=list(columns) or None)
+    return read_series_file(path, columns=[c for c in columns if c] or None)
 
 
-def _metric_names(base: SeriesTable, cand: SeriesTable, columns: Sequence[str]) -> list[str]:
+def _metric_names(base: SeriesTable, cand: SeriesTable, names: list[str]) -> list[str]:
     """The columns to compare; a DataError naming the file a metric is missing from."""
-    names = list(columns) or list(dict.fromkeys([*base.metrics, *cand.metrics]))
     for name in names:
         for table, other in ((base, cand), (cand, base)):
             if name in table.metrics:
