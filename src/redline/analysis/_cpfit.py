@@ -134,15 +134,20 @@ class Ramp:
     sse: float
 
 
-def fit_ramp(y: FloatArray, min_len: int) -> Ramp | None:
+def fit_ramp(
+    y: FloatArray, min_len: int, *, pin_start: bool = False, pin_end: bool = False
+) -> Ramp | None:
     """The least-squares flat-ramp-flat fit of ``y`` over a grid of (start, end) pairs with
-    ``end - start >= min_len``: every pair costs O(1) from prefix sums."""
+    ``end - start >= min_len`` (the start pinned at 0, the end at ``len(y)``, when asked):
+    every pair costs O(1) from prefix sums."""
     n = len(y)
     if n < min_len + 2:
         return None
     step = max(1, n // 200)
     grid = np.unique(np.r_[np.arange(0, n + 1, step), n])
-    s, e = np.meshgrid(grid, grid, indexing="ij")
+    s, e = np.meshgrid(
+        np.array([0]) if pin_start else grid, np.array([n]) if pin_end else grid, indexing="ij"
+    )
     keep = (e - s) >= min_len
     s, e = s[keep].astype(float), e[keep].astype(float)
     if len(s) == 0:

@@ -130,7 +130,8 @@ def analyze_stretch(
     # The current stretch (since the last change of level) carries the trend; the last change
     # with CONFIRM points after it is where the next update starts.
     last = max((s.at for s in steps), default=0)
-    last = max([last, *(d.end for d in drifts)])
+    # A drift still under way at the end: the trend is the ramp's own.
+    last = max([last, *(d.end if d.end < m else d.start for d in drifts)])
     out.trend = ctx.trend(last)
     confirmed = [b for b in bounds[1:-1] if m - b >= CONFIRM and _is_level_bound(b, steps, drifts)]
     if confirmed:
@@ -207,6 +208,18 @@ def _ramp_wins(y: FloatArray, cuts: list[int], splits: list[Split]) -> Ramp | No
     lrv = sse_steps / n * (1 + phi) / (1 - phi)
     if lrv <= 0:
         return None
+    # A flat end piece must earn its breakpoint (2 log n), or the ramp runs to the edge: a
+    # trend over the whole stretch is one ramp, not a ramp between two slivers of noise.
+    for pin_start, pin_end in ((True, True), (True, False), (False, True)):
+        if (pin_start and ramp.start == 0) or (pin_end and ramp.end == n):
+            continue
+        pinned = fit_ramp(yc, _DRIFT_MIN, pin_start=pin_start, pin_end=pin_end)
+        if pinned is None:
+            continue
+        freed = (ramp.start > 0 and pin_start) + (ramp.end < n and pin_end)
+        if (pinned.sse - ramp.sse) / lrv < 2.0 * math.log(n) * freed:
+            ramp = pinned
+            break
     gain = (sse_steps - ramp.sse) / lrv
     # A BIC-like score in long-run variance units, where a split's location costs 3.5 log n
     # (it is chosen from the data, mBIC-style) and the tie goes to separate steps: one split

@@ -35,17 +35,18 @@ def analyze() -> None:
 )
 @click.option(
     "--direction",
-    type=click.Choice(["lower", "higher", "none"]),
-    default="lower",
-    show_default=True,
-    help="Which way is better: lower (latency, errors), higher (throughput), none.",
+    "directions",
+    multiple=True,
+    metavar="[NAME=]DIR",
+    help="Which way is better: lower (latency, errors; the default), higher (throughput), "
+    "none; for every column, or one column with NAME=DIR (repeatable).",
 )
 @click.option("--time-column", metavar="NAME", help="The time column (default: found by name).")
 @json_option
 def changepoints(
     series: str,
     columns: tuple[str, ...],
-    direction: str,
+    directions: tuple[str, ...],
     time_column: str | None,
     as_json: bool,
 ) -> int:
@@ -57,6 +58,7 @@ def changepoints(
     from redline.analysis.changepoints import analyze_series
     from redline.analysis.seriesfile import read_series_file, require_points
 
+    default, per_column = _directions(directions)
     table = read_series_file(series, columns=columns or None, time_column=time_column)
     names = list(columns) if columns else list(table.metrics)
     if not names:
@@ -70,6 +72,7 @@ def changepoints(
     results = []
     for name in names:
         values = require_points(table, name)
+        direction = per_column.get(name, default)
         result = analyze_series(values, times=table.time, labels=labels, direction=direction)
         results.append((name, result))
     if as_json:
@@ -87,6 +90,22 @@ def changepoints(
     for name, r in results:
         _print_human(table, name, r, label_name)
     return EXIT_OK
+
+
+def _directions(given: tuple[str, ...]) -> tuple[str, dict[str, str]]:
+    default, per_column = "lower", {}
+    for item in given:
+        name, _, value = item.rpartition("=")
+        if value not in ("lower", "higher", "none"):
+            raise click.BadParameter(
+                f"{item!r}: expected lower, higher or none (or NAME=lower|higher|none)",
+                param_hint="--direction",
+            )
+        if name:
+            per_column[name] = value
+        else:
+            default = value
+    return default, per_column
 
 
 def _series_json(table: Any, name: str, result: Any, label_name: str | None) -> dict[str, Any]:
