@@ -123,7 +123,7 @@ def test_units_are_converted_between_files(cli: Cli, write: Callable[..., Path])
             (),
             "cand.csv:2: column 'p99_ms' has no values",
         ),
-        (None, ("--min-effect", "5"), "write the minimum effect as a percentage"),
+        (None, ("--min-effect", "5"), "did you mean 5%?"),
         (None, ("--direction", "up"), "a direction is lower, higher or none"),
         (None, ("--direction", "rps=higher"), "--direction names 'rps'"),
     ],

@@ -16,7 +16,6 @@ with no values).
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -39,11 +38,6 @@ if TYPE_CHECKING:
 
 __all__ = ["compare", "compare_mappings", "render_comparison"]
 
-_HIGHER_IS_BETTER = re.compile(
-    r"(throughput|rps|qps|tps|ops|iops|per_?s(ec(ond)?)?|_s$|/s$|bandwidth|hit_?(rate|ratio)"
-    r"|success|availability|uptime|apdex|score)",
-    re.IGNORECASE,
-)
 _VERDICT_MARK = {
     "regressed": "REGRESSED",
     "improved": "improved",
@@ -54,27 +48,24 @@ _VERDICT_MARK = {
 
 
 def guess_direction(metric: str) -> str:
-    """``higher`` for names that read as a rate or a success share (throughput, rps,
-    ops_per_sec, hit_rate, ...), else ``lower`` (latency, errors, memory)."""
-    return "higher" if _HIGHER_IS_BETTER.search(metric) else "lower"
+    """The direction the importers guess from a name (``higher`` for throughput, rps,
+    hit rates...; ``lower`` for latency, errors, sizes), ``lower`` when the name says
+    nothing: most metrics a team compares are costs."""
+    from redline.importers._common import guess_direction as by_name
+
+    guess = by_name(metric)
+    return "lower" if guess == "none" else guess
 
 
 def _min_effect(_ctx: click.Context, _param: click.Parameter, value: str | None) -> float | None:
+    from redline.units import parse_fraction
+
     if value is None:
         return None
-    text = value.strip().replace(" ", "")
-    if not text.endswith("%"):
-        raise click.BadParameter(
-            f"{value!r}: write the minimum effect as a percentage, like 5% "
-            "(an absolute one goes in --min-effect-abs)"
-        )
     try:
-        number = float(text[:-1])
-    except ValueError:
-        raise click.BadParameter(f"{value!r} is not a percentage like 5%") from None
-    if not 0 <= number < 1000 or math.isnan(number):
-        raise click.BadParameter(f"{value!r}: a minimum effect is between 0% and 1000%")
-    return number / 100.0
+        return parse_fraction(value)
+    except ValueError as exc:
+        raise click.BadParameter(f"{exc} (an absolute minimum goes in --min-effect-abs)") from None
 
 
 def _directions(
@@ -111,13 +102,13 @@ def _directions(
     callback=_directions,
     metavar="lower|higher|none|NAME=DIR",
     help="Which way is better: for every column, or NAME=DIR for one (repeatable). "
-    "Default: higher for rates (throughput, rps, ops...), lower for the rest.",
+    "Default: guessed from the name (higher for throughput, rps...), else lower.",
 )
 @click.option(
     "--min-effect",
     callback=_min_effect,
     metavar="PCT",
-    help="Smallest relative change that counts (default 5%).",
+    help="Smallest relative change that counts, like 5% or 0.05 (default 5%).",
 )
 @click.option(
     "--min-effect-abs",
