@@ -170,9 +170,11 @@ def test_incremental_and_full_analysis_agree() -> None:
     for lo in range(0, 300, 50):
         part = analyze_series(y[lo : lo + 50], state=state)
         state = json.loads(json.dumps(part.state))  # what a store would keep
-    assert [(e.index, e.kind) for e in part.events] == [
-        (e.index, e.kind) for e in full.events
-    ] == [(100, "regression"), (200, "improvement"), (250, "anomaly")]
+    assert (
+        [(e.index, e.kind) for e in part.events]
+        == [(e.index, e.kind) for e in full.events]
+        == [(100, "regression"), (200, "improvement"), (250, "anomaly")]
+    )
     for inc, whole in zip(part.events, full.events, strict=True):
         assert inc.before == pytest.approx(whole.before, rel=0.01)
         assert inc.after == pytest.approx(whole.after, rel=0.01)

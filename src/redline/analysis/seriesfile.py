@@ -214,7 +214,7 @@ def _looks_numeric(values: list[str]) -> bool:
     if not present:
         return False
     numeric = sum(1 for v in present if _NUMBER.match(v) or _WITH_UNIT.match(v))
-    return numeric * 2 > len(present)  # mostly numbers: a metric (with bad cells to report)
+    return numeric * 2 >= len(present)  # mostly numbers: a metric (with bad cells to report)
 
 
 def _time_column(
