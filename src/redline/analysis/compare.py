@@ -9,7 +9,10 @@
 How a verdict is reached (``docs/regressions.md`` says it in plain words):
 
 1. Fewer runs on a side than the rank test needs to ever reach ``p < alpha`` (5 a side at
-   the default alpha of 0.01): ``inconclusive``, with how many runs would decide.
+   the default alpha of 0.01): ``inconclusive``, with how many runs would decide. One
+   exception: a single candidate run against 3 or more baseline runs (a CI gate's usual
+   case) is judged by a prediction interval on the log scale (Student's t; see
+   :func:`stats.prediction_test`) in place of steps 2 and 3.
 2. The Mann-Whitney test says whether the two sides differ (``p < alpha``; in
    :func:`compare_many` also the Benjamini-Hochberg q-value ``<= fdr``).
 3. The size of the change is the Hodges-Lehmann shift (of log values when every value is
@@ -65,6 +68,7 @@ MIN_EFFECT_REL = 0.05  # smaller changes do not fail a build, however certain
 FDR = 0.05  # across many metrics: at most 5 % of the flagged ones are false, on average
 EQUIVALENCE_ALPHA = 0.05  # "unchanged" is wrong at most this often for a minimum-size change
 DECISION_POWER = 0.8  # "runs needed" would decide this often
+PREDICTION_MIN_BASELINE = 3  # one candidate run is judged against at least this many
 DIRECTIONS = ("lower", "higher", "none")
 
 
@@ -101,6 +105,7 @@ class _Measured:
     interval_rel: tuple[float, float] | None
     noise_sd: float | None  # on the working scale (log: about the relative noise)
     equivalence: tuple[float, float] | None = None  # working scale, 1 - 2 x EQUIVALENCE_ALPHA
+    prediction: bool = False  # one candidate value: a prediction interval, not a rank test
 
 
 @dataclass(frozen=True)
@@ -276,6 +281,8 @@ def _measure(
             x.size, y.size, dropped_x, dropped_y, base_median, cand_median, scale,
             None, None, None, None, None, None, lone_noise,
         )  # fmt: skip
+    if y.size == 1 and x.size >= PREDICTION_MIN_BASELINE:
+        return _predict(x, y, dropped_x, dropped_y, scale, alpha=alpha)
     test = stats.mann_whitney(x, y)
     levels = [1.0 - alpha, 1.0 - 2.0 * EQUIVALENCE_ALPHA]
     if positive:
@@ -302,6 +309,44 @@ def _measure(
         test.p_value, f"mann-whitney ({test.method})",
         shift.estimate, (shift.low, shift.high), change_rel, interval_rel, noise,
         (eq.low, eq.high),
+    )  # fmt: skip
+
+
+def _predict(
+    x: NDArray[np.float64],
+    y: NDArray[np.float64],
+    dropped_x: int,
+    dropped_y: int,
+    scale: str,
+    *,
+    alpha: float,
+) -> _Measured:
+    """One candidate run against three or more baseline runs: a rank test cannot decide
+    with one value on a side, a prediction interval can (:func:`stats.prediction_test`)."""
+    log = scale == "log"
+    earlier = np.log(x) if log else x
+    value = float(np.log(y[0]) if log else y[0])
+    pred = stats.prediction_test(
+        earlier, value, confidence=1.0 - alpha, equivalence_confidence=1.0 - 2 * EQUIVALENCE_ALPHA
+    )
+    centre = float(np.exp(earlier.mean())) if log else float(earlier.mean())
+    rel: tuple[float, float] | None
+    change_rel: float | None
+    if log:
+        low, high = stats.expm1(pred.interval[0]), stats.expm1(pred.interval[1])
+        rel, change_rel = (low, high), math.expm1(pred.shift)
+        change_abs = centre * math.expm1(pred.shift)
+        interval_abs = (centre * low, centre * high)
+    else:
+        change_abs = pred.shift
+        interval_abs = pred.interval
+        change_rel = change_abs / abs(centre) if centre else None
+        rel = (interval_abs[0] / abs(centre), interval_abs[1] / abs(centre)) if centre else None
+    return _Measured(
+        x.size, y.size, dropped_x, dropped_y, float(np.median(x)), float(y[0]), scale,
+        pred.p_value, f"prediction interval (t, {x.size} baseline runs vs 1)",
+        change_abs, interval_abs, change_rel, rel, pred.noise_sd, pred.equivalence,
+        prediction=True,
     )  # fmt: skip
 
 
@@ -355,7 +400,7 @@ def _decide(
         verdict: Verdict = "inconclusive"
         runs = needed()
         reason = f"no {side} values: nothing to compare"
-    elif min(m.n_baseline, m.n_candidate) < floor:
+    elif min(m.n_baseline, m.n_candidate) < floor and not m.prediction:
         verdict = "inconclusive"
         runs = max(floor, needed())
         reason = (

@@ -364,3 +364,54 @@ def runs_needed(
     z = normal_quantile(1.0 - alpha / sides) + normal_quantile(power)
     n = 2.0 * (z * noise_sd / abs(shift)) ** 2 / ARE_NORMAL
     return max(floor, math.ceil(n))
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """One new value against ``n`` earlier ones (:func:`prediction_test`)."""
+
+    shift: float  # the value minus the mean of the earlier ones
+    p_value: float  # two-sided, from Student's t with n - 1 degrees of freedom
+    interval: tuple[float, float]  # the shift at ``confidence``
+    equivalence: tuple[float, float]  # the shift at ``equivalence_confidence``
+    noise_sd: float  # the earlier values' standard deviation
+    n: int
+
+
+def prediction_test(
+    earlier: ArrayLike, value: float, *, confidence: float, equivalence_confidence: float
+) -> Prediction:
+    """Is one new ``value`` out of line with ``earlier`` values of the same quantity?
+
+    A CI gate often has one candidate run and a handful of baseline runs; a rank test
+    cannot decide with one value on a side. The prediction interval can: if the earlier
+    values are normal (run-level metrics are, near enough, on the log scale), a new value
+    from the same distribution lies within ``mean +- t(n-1) * sd * sqrt(1 + 1/n)`` with
+    probability ``confidence``. The p-value is how often it would lie as far out. Needs at
+    least 3 earlier values; a constant history has zero noise, so any difference is
+    certain and none is zero.
+    """
+    from scipy.special import stdtr, stdtrit  # ~25 ms of scipy, not scipy.stats' ~800
+
+    x = _array(earlier)
+    n = int(x.size)
+    if n < 3:
+        raise ValueError("a prediction interval needs at least 3 earlier values")
+    shift = float(value - x.mean())
+    sd = float(x.std(ddof=1))
+    se = sd * math.sqrt(1.0 + 1.0 / n)
+    df = n - 1
+    p = float(2.0 * stdtr(df, -abs(shift) / se)) if se else float(shift == 0.0)
+
+    def band(level: float, sides: int) -> tuple[float, float]:
+        half = float(stdtrit(df, 1.0 - (1.0 - level) / sides)) * se
+        return (shift - half, shift + half)
+
+    return Prediction(
+        shift,
+        min(1.0, p),
+        band(confidence, 2),
+        band(equivalence_confidence, 2),
+        sd,
+        n,
+    )
