@@ -85,12 +85,22 @@ def test_min_effect_abs_must_be_exceeded_too() -> None:
 
 
 def test_too_few_runs_are_inconclusive_with_the_runs_that_would_decide() -> None:
-    c = compare_samples([100, 101, 99, 102], [130, 131, 129, 128], metric="m")
+    c = compare_samples([100, 101], [130, 131, 129, 128], metric="m")
     assert c.verdict == "inconclusive" and c.p_value is not None
-    assert "too few runs (4 baseline, 4 candidate)" in c.reason
+    assert "too few runs (2 baseline, 4 candidate)" in c.reason
     assert c.runs_needed is not None and c.runs_needed >= 5
-    assert c.more_runs() == {"baseline": c.runs_needed - 4, "candidate": c.runs_needed - 4}
+    assert c.more_runs() == {"baseline": c.runs_needed - 2, "candidate": c.runs_needed - 4}
     assert f"about {c.runs_needed} a side" in c.reason
+
+
+def test_below_the_rank_tests_floor_students_t_decides() -> None:
+    """4 a side can never reach p < 0.01 with ranks; with 3+ baseline runs the t test on
+    the log scale decides instead, and says so."""
+    c = compare_samples([100, 101, 99, 102], [130, 131, 129, 128], metric="m")
+    assert c.verdict == "regressed", c.reason
+    assert c.test is not None and c.test.startswith("student t (4 vs 4 runs")
+    same = compare_samples([100, 101, 99, 102], [100.5, 99.5, 101.2], metric="m")
+    assert same.verdict == "unchanged", same.reason
 
 
 def test_noisy_runs_are_inconclusive_and_the_runs_named_then_decide() -> None:

@@ -92,11 +92,16 @@ def test_nothing_regressed_exits_0_and_settings_apply(cli: Cli, base: Path) -> N
 
 def test_too_few_runs_are_inconclusive_not_a_failure(cli: Cli, base: Path) -> None:
     series(base.parent / "few.csv", seed=5, latency=1.3, n=3)
-    r = cli("compare", "base.csv", "few.csv", "--column", "p99_ms", "--json")
+    series(base.parent / "tiny.csv", seed=6, latency=1.0, n=2)
+    r = cli("compare", "tiny.csv", "few.csv", "--column", "p99_ms", "--json")
     assert r.code == 0, r.text
     [m] = r.json()["metrics"]
     assert m["verdict"] == "inconclusive" and m["runs_needed"] >= 5
     assert m["more_runs"]["candidate"] == m["runs_needed"] - 3
+    # against a real baseline, three candidate runs 30 % slower are decided (Student's t)
+    r = cli("compare", "base.csv", "few.csv", "--column", "p99_ms", "--json")
+    [m] = r.json()["metrics"]
+    assert r.code == 1 and m["verdict"] == "regressed" and m["test"].startswith("student t")
 
 
 def test_units_are_converted_between_files(cli: Cli, write: Callable[..., Path]) -> None:

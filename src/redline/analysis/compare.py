@@ -9,10 +9,10 @@
 How a verdict is reached (``docs/regressions.md`` says it in plain words):
 
 1. Fewer runs on a side than the rank test needs to ever reach ``p < alpha`` (5 a side at
-   the default alpha of 0.01): ``inconclusive``, with how many runs would decide. One
-   exception: a single candidate run against 3 or more baseline runs (a CI gate's usual
-   case) is judged by a prediction interval on the log scale (Student's t; see
-   :func:`stats.prediction_test`) in place of steps 2 and 3.
+   the default alpha of 0.01): ``inconclusive``, with how many runs would decide. Except
+   with 3 or more baseline runs (a CI gate's usual case: one to four candidate runs against
+   the last five good ones): then Student's t on the log scale decides in place of steps 2
+   and 3 (:func:`stats.small_sample_test`; with one candidate run, a prediction interval).
 2. The Mann-Whitney test says whether the two sides differ (``p < alpha``; in
    :func:`compare_many` also the Benjamini-Hochberg q-value ``<= fdr``).
 3. The size of the change is the Hodges-Lehmann shift (of log values when every value is
@@ -68,7 +68,7 @@ MIN_EFFECT_REL = 0.05  # smaller changes do not fail a build, however certain
 FDR = 0.05  # across many metrics: at most 5 % of the flagged ones are false, on average
 EQUIVALENCE_ALPHA = 0.05  # "unchanged" is wrong at most this often for a minimum-size change
 DECISION_POWER = 0.8  # "runs needed" would decide this often
-PREDICTION_MIN_BASELINE = 3  # one candidate run is judged against at least this many
+SMALL_SAMPLE_MIN_BASELINE = 3  # below the rank test's floor, Student's t needs this many
 DIRECTIONS = ("lower", "higher", "none")
 
 
@@ -105,7 +105,7 @@ class _Measured:
     interval_rel: tuple[float, float] | None
     noise_sd: float | None  # on the working scale (log: about the relative noise)
     equivalence: tuple[float, float] | None = None  # working scale, 1 - 2 x EQUIVALENCE_ALPHA
-    prediction: bool = False  # one candidate value: a prediction interval, not a rank test
+    prediction: bool = False  # too few runs for the rank test: Student's t decided
 
 
 @dataclass(frozen=True)
@@ -281,8 +281,9 @@ def _measure(
             x.size, y.size, dropped_x, dropped_y, base_median, cand_median, scale,
             None, None, None, None, None, None, lone_noise,
         )  # fmt: skip
-    if y.size == 1 and x.size >= PREDICTION_MIN_BASELINE:
-        return _predict(x, y, dropped_x, dropped_y, scale, alpha=alpha)
+    few = min(x.size, y.size) < stats.min_runs_for_significance(alpha)
+    if few and x.size >= SMALL_SAMPLE_MIN_BASELINE:
+        return _small_sample(x, y, dropped_x, dropped_y, scale, alpha=alpha)
     test = stats.mann_whitney(x, y)
     levels = [1.0 - alpha, 1.0 - 2.0 * EQUIVALENCE_ALPHA]
     if positive:
@@ -312,7 +313,7 @@ def _measure(
     )  # fmt: skip
 
 
-def _predict(
+def _small_sample(
     x: NDArray[np.float64],
     y: NDArray[np.float64],
     dropped_x: int,
@@ -321,13 +322,18 @@ def _predict(
     *,
     alpha: float,
 ) -> _Measured:
-    """One candidate run against three or more baseline runs: a rank test cannot decide
-    with one value on a side, a prediction interval can (:func:`stats.prediction_test`)."""
+    """Too few runs on a side for the rank test to ever decide, but three or more baseline
+    runs: Student's t on the log scale (:func:`stats.small_sample_test`); with one
+    candidate run, that is a prediction interval."""
     log = scale == "log"
-    earlier = np.log(x) if log else x
-    value = float(np.log(y[0]) if log else y[0])
-    pred = stats.prediction_test(
-        earlier, value, confidence=1.0 - alpha, equivalence_confidence=1.0 - 2 * EQUIVALENCE_ALPHA
+    earlier, later = (np.log(x), np.log(y)) if log else (x, y)
+    pred = stats.small_sample_test(
+        earlier, later, confidence=1.0 - alpha, equivalence_confidence=1.0 - 2 * EQUIVALENCE_ALPHA
+    )
+    how = (
+        f"prediction interval (t, {x.size} baseline runs vs 1)"
+        if y.size == 1
+        else f"student t ({x.size} vs {y.size} runs: too few for the rank test)"
     )
     centre = float(np.exp(earlier.mean())) if log else float(earlier.mean())
     rel: tuple[float, float] | None
@@ -343,8 +349,8 @@ def _predict(
         change_rel = change_abs / abs(centre) if centre else None
         rel = (interval_abs[0] / abs(centre), interval_abs[1] / abs(centre)) if centre else None
     return _Measured(
-        x.size, y.size, dropped_x, dropped_y, float(np.median(x)), float(y[0]), scale,
-        pred.p_value, f"prediction interval (t, {x.size} baseline runs vs 1)",
+        x.size, y.size, dropped_x, dropped_y, float(np.median(x)), float(np.median(y)), scale,
+        pred.p_value, how,
         change_abs, interval_abs, change_rel, rel, pred.noise_sd, pred.equivalence,
         prediction=True,
     )  # fmt: skip

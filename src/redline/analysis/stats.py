@@ -367,51 +367,46 @@ def runs_needed(
 
 
 @dataclass(frozen=True)
-class Prediction:
-    """One new value against ``n`` earlier ones (:func:`prediction_test`)."""
+class SmallSample:
+    """A few new values against a few earlier ones (:func:`small_sample_test`)."""
 
-    shift: float  # the value minus the mean of the earlier ones
-    p_value: float  # two-sided, from Student's t with n - 1 degrees of freedom
+    shift: float  # mean of the new values minus mean of the earlier ones
+    p_value: float  # two-sided, Student's t with n + m - 2 degrees of freedom
     interval: tuple[float, float]  # the shift at ``confidence``
     equivalence: tuple[float, float]  # the shift at ``equivalence_confidence``
-    noise_sd: float  # the earlier values' standard deviation
+    noise_sd: float  # the pooled standard deviation
     n: int
+    m: int
 
 
-def prediction_test(
-    earlier: ArrayLike, value: float, *, confidence: float, equivalence_confidence: float
-) -> Prediction:
-    """Is one new ``value`` out of line with ``earlier`` values of the same quantity?
+def small_sample_test(
+    earlier: ArrayLike, later: ArrayLike, *, confidence: float, equivalence_confidence: float
+) -> SmallSample:
+    """Did ``later`` values move away from ``earlier`` ones, with too few for a rank test?
 
-    A CI gate often has one candidate run and a handful of baseline runs; a rank test
-    cannot decide with one value on a side. The prediction interval can: if the earlier
-    values are normal (run-level metrics are, near enough, on the log scale), a new value
-    from the same distribution lies within ``mean +- t(n-1) * sd * sqrt(1 + 1/n)`` with
-    probability ``confidence``. The p-value is how often it would lie as far out. Needs at
-    least 3 earlier values; a constant history has zero noise, so any difference is
-    certain and none is zero.
+    A CI gate often has one to four candidate runs and a handful of baseline runs: the rank
+    test cannot reach a small p-value with so few (see :func:`min_runs_for_significance`).
+    Student's two-sample t test can, if run-level values are near normal (they are, near
+    enough, on the log scale). With one later value it is the prediction interval: a new
+    value from the same distribution lies within ``mean +- t(n-1) * sd * sqrt(1 + 1/n)``
+    with probability ``confidence``. Needs at least 3 earlier values; a constant history
+    has zero noise, so any difference is certain.
     """
     from scipy.special import stdtr, stdtrit  # ~25 ms of scipy, not scipy.stats' ~800
 
-    x = _array(earlier)
-    n = int(x.size)
-    if n < 3:
-        raise ValueError("a prediction interval needs at least 3 earlier values")
-    shift = float(value - x.mean())
-    sd = float(x.std(ddof=1))
-    se = sd * math.sqrt(1.0 + 1.0 / n)
-    df = n - 1
+    x, y = _array(earlier), _array(later)
+    n, m = int(x.size), int(y.size)
+    if n < 3 or m < 1:
+        raise ValueError("a small-sample test needs at least 3 earlier values and 1 later")
+    shift = float(y.mean() - x.mean())
+    df = n + m - 2
+    squares = float(((x - x.mean()) ** 2).sum() + ((y - y.mean()) ** 2).sum())
+    sd = math.sqrt(squares / df)
+    se = sd * math.sqrt(1.0 / n + 1.0 / m)
     p = float(2.0 * stdtr(df, -abs(shift) / se)) if se else float(shift == 0.0)
 
-    def band(level: float, sides: int) -> tuple[float, float]:
-        half = float(stdtrit(df, 1.0 - (1.0 - level) / sides)) * se
+    def band(level: float) -> tuple[float, float]:
+        half = float(stdtrit(df, 1.0 - (1.0 - level) / 2.0)) * se
         return (shift - half, shift + half)
 
-    return Prediction(
-        shift,
-        min(1.0, p),
-        band(confidence, 2),
-        band(equivalence_confidence, 2),
-        sd,
-        n,
-    )
+    return SmallSample(shift, min(1.0, p), band(confidence), band(equivalence_confidence), sd, n, m)
