@@ -240,7 +240,7 @@ def test_compare_distributions_says_noise_is_unknown() -> None:
     assert d.shift_rel is not None and 0.17 < d.shift_rel < 0.23
     assert d.prob_larger is not None and d.prob_larger > 0.6
     assert d.ks is not None and 0.1 < d.ks < 0.3
-    p50_base, p50_cand, p50_change = d.percentiles["p50"]
+    p50_base, _, p50_change = d.percentiles["p50"]
     assert 4.8 < p50_base < 5.2 and p50_change is not None and 0.15 < p50_change < 0.25
     doc = d.to_dict()
     json.dumps(doc, allow_nan=False)
