@@ -58,7 +58,9 @@ def test_1000_unchanged_metrics_give_under_one_false_regression_on_average() -> 
     for seed in range(4):
         rng = np.random.default_rng(100 + seed)
         items = [
-            MetricSamples(f"m{i}", 100 * rng.lognormal(0, 0.15, 30), 100 * rng.lognormal(0, 0.15, 30))
+            MetricSamples(
+                f"m{i}", 100 * rng.lognormal(0, 0.15, 30), 100 * rng.lognormal(0, 0.15, 30)
+            )
             for i in range(1000)
         ]
         with_fdr.append(len(compare_many(items, min_effect_rel=0.0).regressed))

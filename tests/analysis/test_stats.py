@@ -28,7 +28,9 @@ def test_exact_u_distribution_matches_enumeration(m: int, n: int) -> None:
     assert np.array_equal(stats._u_cdf(m, n), stats._u_cdf(n, m))
 
 
-@pytest.mark.parametrize(("m", "n", "shift"), [(3, 4, 1.0), (8, 12, 0.5), (30, 30, 0.4), (20, 40, 0)])
+@pytest.mark.parametrize(
+    ("m", "n", "shift"), [(3, 4, 1.0), (8, 12, 0.5), (30, 30, 0.4), (20, 40, 0)]
+)
 def test_mann_whitney_exact_matches_scipy(m: int, n: int, shift: float) -> None:
     rng = np.random.default_rng(m * 100 + n)
     x, y = rng.normal(0, 1, m), rng.normal(shift, 1, n)
