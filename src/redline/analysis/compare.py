@@ -424,7 +424,7 @@ def _decide(
         abs_ok = abs(m.change_abs or 0.0) >= min_abs
         meaningful = rel_ok and abs_ok and est != 0.0
         change = _fmt_change(m, unit)
-        if m.noise_sd is not None and effect > 0:
+        if m.noise_sd is not None and effect > 0 and not m.prediction:  # rank test's power
             power = stats.power(effect, m.noise_sd, m.n_baseline, m.n_candidate, alpha=alpha)
         if significant and meaningful:
             verdict = _direction_verdict(direction, est)
