@@ -258,3 +258,15 @@ def test_compare_distributions_bad_and_empty_input() -> None:
     assert d.verdict == "inconclusive" and "baseline histogram holds no values" in d.reason
     with pytest.raises(DataError, match="not an HdrHistogram"):
         compare_distributions("not-a-histogram", empty, metric="x")
+
+
+def test_compare_distributions_takes_histograms_and_bytes_too() -> None:
+    from redline.load.hist import decode
+
+    rng = np.random.default_rng(2)
+    base = _hist(rng.lognormal(np.log(5000), 0.3, 5000))
+    cand = _hist(rng.lognormal(np.log(5000), 0.3, 5000))
+    as_objects = compare_distributions(decode(base), decode(cand), metric="x")
+    as_bytes = compare_distributions(base.encode(), cand.encode(), metric="x")
+    assert as_objects.to_dict() == as_bytes.to_dict()
+    assert as_objects.verdict == "unchanged" and as_objects.count_baseline == 5000
