@@ -278,3 +278,18 @@ def test_runs_without_an_environment_have_their_own_baseline(store: Store) -> No
     accept_baseline(store, newer.id, reason="no env")
     assert [r.environment for r in baseline_history(store, "checkout", None)] == [None]
     assert baseline_history(store, "checkout", "staging") == []
+
+
+def test_a_default_rule_applies_only_while_none_is_stored(
+    store: Store, runs: dict[str, str]
+) -> None:
+    candidate = _get(store, runs["candidate"])
+    two = BaselineRule.last_good(2)
+    assert resolve_baseline(store, candidate, default=two).run_ids == (runs["main7"], runs["main6"])
+    assert current_baseline(store, "checkout", "staging", default=two).description == (
+        "last 2 good runs on main"
+    )
+    accepted = accept_baseline(store, runs["main3"], reason="x", default=two)
+    assert accepted.rule_value == {"n": 2, "branch": "main"}
+    set_baseline(store, "checkout", "staging", BaselineRule.tag("1.1"))
+    assert resolve_baseline(store, candidate, default=two).rule.kind == "tag"

@@ -188,3 +188,46 @@ def test_the_commands_work_on_postgresql(tmp_path: Path, pg_url: str) -> None:
     assert [r["id"] for r in shown["runs"]] == [ids[5], ids[3], ids[2]]
     history = _cli(tmp_path, pg_url, "history", "checkout", "--env", "staging", "--json").json()
     assert [h["reason"] for h in history["history"]] == ["pool size"]
+
+
+CONFIG = """\
+project: shop
+environments:
+  staging: {}
+  qa: {}
+regressions:
+  main_branch: trunk
+  baseline_runs: 2
+"""
+
+
+def test_the_default_rule_comes_from_the_config(tmp_path: Path) -> None:
+    url = f"sqlite:///{(tmp_path / 'r.db').as_posix()}"
+    with open_store(url) as store:
+        ids = [
+            store.record_run(
+                kind="load",
+                name="checkout",
+                environment=env,
+                branch=branch,
+                started_at=T0 + timedelta(days=day),
+                metrics=[MetricRecord("p99_ms", 40.0 + day, unit="ms", direction="lower")],
+            )
+            for day, branch, env in [
+                (0, "trunk", "staging"),
+                (1, "trunk", "staging"),
+                (2, "trunk", "staging"),
+                (3, "main", "staging"),
+                (4, "trunk", "prod"),
+            ]
+        ]
+    (tmp_path / "redline.yaml").write_text(CONFIG, encoding="utf-8")
+    shown = _cli(tmp_path, url, "show", "checkout", "--env", "staging", "--json").json()
+    assert shown["rule"]["description"] == "last 2 good runs on trunk"
+    assert [r["id"] for r in shown["runs"]] == [ids[2], ids[1]]
+    # prod is not an environment of this config: its top-level regressions: still apply.
+    history = _cli(tmp_path, url, "history", "checkout", "--env", "prod")
+    assert history.code == 0, history.text
+    assert "the default rule applies (last 2 good runs on trunk)" in history.out
+    accepted = _cli(tmp_path, url, "accept", ids[1], "--reason", "new index", "--json").json()
+    assert accepted["accepted"]["rule"] == {"kind": "last_good", "n": 2, "branch": "trunk"}

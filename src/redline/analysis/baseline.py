@@ -157,15 +157,21 @@ class Baseline:
 
 
 def resolve_baseline(
-    store: Store, candidate: RunRecord, rule: BaselineRule | None = None
+    store: Store,
+    candidate: RunRecord,
+    rule: BaselineRule | None = None,
+    *,
+    default: BaselineRule | None = None,
 ) -> Baseline:
     """The baseline of ``candidate``: by ``rule``, else the rule stored for its name and
-    environment, else the last 5 good runs on main. Never the candidate itself, and
-    under ``last_good`` nothing newer than it.
+    environment, else ``default`` (the last 5 good runs on main unless given: a config's
+    ``regressions:`` section may say otherwise). Never the candidate itself, and under
+    ``last_good`` nothing newer than it.
 
     Raises DataError (with what to do) when the rule finds no runs.
     """
     entry = store.active_baseline(candidate.name, candidate.environment)
+    rule = rule or _rule_of(entry, default)
     return _resolve(
         store, candidate.name, candidate.environment, candidate.kind, rule, entry, candidate
     )
@@ -179,17 +185,18 @@ def current_baseline(
     branch: str | None = None,
     kind: str | None = None,
     rule: BaselineRule | None = None,
+    default: BaselineRule | None = None,
 ) -> Baseline:
     """The baseline the next run of (name, environment) would be judged against.
 
     ``branch`` replaces the rule's main branch; ``kind`` defaults to the kind of the
-    newest run of that name.
+    newest run of that name; ``default`` is the rule when none is stored.
     """
     _require_runs(store, name, environment)
     entry = store.active_baseline(name, environment)
     if kind is None:
         kind = _kind_of(store, name, environment)
-    rule = rule or _rule_of(entry)
+    rule = rule or _rule_of(entry, default)
     if branch is not None and rule.kind != "runs":
         rule = replace(rule, branch=branch)
     return _resolve(store, name, environment, kind, rule, entry, None)
@@ -230,10 +237,12 @@ def set_baseline(
     )
 
 
-def accept_baseline(store: Store, run_id: str, *, reason: str) -> BaselineRecord:
+def accept_baseline(
+    store: Store, run_id: str, *, reason: str, default: BaselineRule | None = None
+) -> BaselineRecord:
     """Accept ``run_id`` as an expected change: its name and environment get a new
     baseline starting from it (the last-good rule, N and branch kept from the rule in
-    force). ``reason`` is required and kept in the history."""
+    force, else from ``default``). ``reason`` is required and kept in the history."""
     if not reason or not reason.strip():
         raise DataError(
             "accepting a baseline needs a reason",
@@ -249,9 +258,9 @@ def accept_baseline(store: Store, run_id: str, *, reason: str) -> BaselineRecord
             hint="accept a run whose status is ok (rerun once the expected change is in)",
         )
     entry = store.active_baseline(run.name, run.environment)
-    rule = _rule_of(entry)
+    rule = _rule_of(entry, default)
     if rule.kind != "last_good":
-        rule = BaselineRule()
+        rule = default if default is not None and default.kind == "last_good" else BaselineRule()
     user, host = _who()
     return store.record_baseline(
         name=run.name,
@@ -278,8 +287,10 @@ def baseline_history(
 # -- resolving --------------------------------------------------------------------------
 
 
-def _rule_of(entry: BaselineRecord | None) -> BaselineRule:
-    return BaselineRule() if entry is None else BaselineRule.from_record(entry)
+def _rule_of(entry: BaselineRecord | None, default: BaselineRule | None = None) -> BaselineRule:
+    if entry is not None:
+        return BaselineRule.from_record(entry)
+    return default or BaselineRule()
 
 
 def _resolve(

@@ -8,11 +8,12 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from redline._errors import UsageError
-from redline.cli._output import EXIT_OK, echo, echo_json, json_option, print_table
+from redline.cli._output import EXIT_OK, config_path, echo, echo_json, json_option, print_table
 from redline.cli.store_cmd import _resolve, _store_option
 
 if TYPE_CHECKING:
-    from redline.analysis.baseline import Baseline
+    from redline.analysis.baseline import Baseline, BaselineRule
+    from redline.config.schema import Regressions
     from redline.store.baselines import BaselineRecord
     from redline.store.records import RunRecord
 
@@ -48,7 +49,7 @@ def show(
     from redline.store.core import open_store
 
     with open_store(_resolve(ctx, store_url, env)) as store:
-        chosen = current_baseline(store, name, env, branch=branch)
+        chosen = current_baseline(store, name, env, branch=branch, default=_default(ctx, env))
         samples = run_samples(store, chosen.run_ids)
     metrics: dict[str, dict[str, Any]] = {
         metric: {
@@ -178,7 +179,7 @@ def accept(
     from redline.store.core import open_store
 
     with open_store(_resolve(ctx, store_url, env)) as store:
-        record = accept_baseline(store, run_id, reason=reason)
+        record = accept_baseline(store, run_id, reason=reason, default=_default(ctx, env))
         run = store.get_run(run_id)
     assert run is not None
     if as_json:
@@ -234,7 +235,7 @@ def history(
     if not records:
         echo(
             f"no baseline was ever set for {name}{_in(env)}: "
-            "the default rule applies (last 5 good runs on main)"
+            f"the default rule applies ({_default(ctx, env).describe()})"
         )
         return EXIT_OK
     echo(f"baseline history of {name}{_in(env)} (newest, in force, first):")
@@ -246,6 +247,32 @@ def history(
         if r.reason:
             echo(f"      reason: {r.reason}")
     return EXIT_OK
+
+
+def _default(ctx: click.Context, env: str | None) -> BaselineRule:
+    """The rule when none is stored: the config's ``regressions:`` (main branch, baseline
+    runs) when there is a config, as ``redline gate`` reads it, else the last 5 on main."""
+    from redline.analysis.baseline import BaselineRule
+    from redline.config.loader import find_config, load_config
+
+    given = config_path(ctx)
+    if not (given or find_config().is_file()):
+        return BaselineRule()
+    loaded = load_config(given)
+    names = loaded.environment_names()
+    if (env in names) if env is not None else len(names) <= 1:
+        return _last_good(loaded.config(env).regressions)
+    # No --env among several environments, or runs of an environment the config does not
+    # declare: the top-level section is what applies.
+    from redline.config.schema import Regressions
+
+    return _last_good(Regressions.model_validate(loaded.raw.get("regressions") or {}))
+
+
+def _last_good(section: Regressions) -> BaselineRule:
+    from redline.analysis.baseline import BaselineRule
+
+    return BaselineRule.last_good(section.baseline_runs, section.main_branch)
 
 
 def _rule_json(chosen: Baseline) -> dict[str, Any]:
