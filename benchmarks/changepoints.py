@@ -162,6 +162,18 @@ def run_otava(python: Path, data: dict[str, np.ndarray], tmp: Path) -> dict[str,
     return result
 
 
+def oracle_recall(rows: np.ndarray) -> float:
+    """Recall of least squares told there is exactly one change: the best a detector can place
+    a step in Gaussian noise (the maximum-likelihood split), a ceiling for the recall rows."""
+    n = rows.shape[1]
+    centred = rows - rows.mean(axis=1, keepdims=True)
+    s = np.cumsum(centred, axis=1)[:, :-1]
+    k = np.arange(1, n)
+    t = s * s / (k * (n - k) / n)
+    at = np.argmax(t[:, 4 : n - 5], axis=1) + 5
+    return float(np.mean(np.abs(at - STEP_AT) <= 5))
+
+
 def score(found: list[list[int]], case: str) -> dict[str, float]:
     n = len(found)
     if case in STABLE:
@@ -239,6 +251,8 @@ def main() -> None:
         k = case.split()[1]
         row = [f"{score(results[n][case]['found'], case)['recall']:12.1%}" for n in names]
         print(f"  {'recall +-5 points, ' + k + ' sigma':<34}" + "".join(row))
+    oracle = "  ".join(f"{case.split()[1]} sigma {oracle_recall(data[case]):.1%}" for case in STEPS)
+    print(f"  (ceiling: least squares told there is one change: {oracle})")
     for case in STEPS:
         k = case.split()[1]
         row = [f"{score(results[n][case]['found'], case)['extra']:12.3f}" for n in names]
@@ -259,6 +273,7 @@ def main() -> None:
             "scores": {n: {c: score(results[n][c]["found"], c) for c in CASES} for n in names},
             "seconds": {n: {c: results[n][c]["seconds"] for c in CASES} for n in names},
             "cold_start": cold,
+            "oracle_recall": {c: oracle_recall(data[c]) for c in STEPS},
         }
         Path(args.json).write_text(json.dumps(doc, indent=2))
 

@@ -148,6 +148,8 @@ def test_result_is_deterministic_and_json_serialisable() -> None:
 def test_bad_arguments_are_data_errors() -> None:
     with pytest.raises(DataError, match="direction"):
         analyze_series([1.0, 2.0], direction="up")
+    with pytest.raises(DataError, match=r"value 1 \('x'\) is not a number"):
+        analyze_series([1.0, "x"])  # type: ignore[list-item]
     with pytest.raises(DataError, match="times has 1 entries for 2 values"):
         analyze_series([1.0, 2.0], times=[datetime(2026, 1, 1, tzinfo=UTC)])
 

@@ -187,7 +187,7 @@ def analyze_series(
                 hint=f"give one {name[:-1]} per value",
             )
     prev = _State.load(state, direction)
-    tail_values = prev.values + [float(v) for v in values]
+    tail_values = prev.values + _floats(values)
     tail_times = (
         None if times is None and prev.times is None else (prev.times or []) + list(times or [])
     )
@@ -293,6 +293,18 @@ class _State:
             "times": None if self.times is None else [t.isoformat() for t in self.times],
             "labels": self.labels,
         }
+
+
+def _floats(values: Sequence[float]) -> list[float]:
+    out = []
+    for i, v in enumerate(values):
+        try:
+            out.append(float(v))
+        except (TypeError, ValueError):
+            raise DataError(
+                f"value {i} ({v!r}) is not a number", hint="pass numbers; NaN marks a missing point"
+            ) from None
+    return out
 
 
 def classify(delta: float, direction: str) -> tuple[str, bool | None]:
