@@ -225,3 +225,23 @@ def test_scan_finds_the_split_and_ignores_too_short_stretches() -> None:
     found = scan(y)
     assert found is not None and abs(found.k - 60) <= 2
     assert scan(y[:9]) is None
+
+
+def test_a_regression_in_the_last_five_runs_is_reported_pending() -> None:
+    y = S.gaussian(105, seed=21)
+    y[100:] += 4.0
+    (e,) = analyze_series(y).change_points
+    assert (e.kind, e.pending) == ("regression", True)
+    assert abs(e.index - 100) <= 1 and e.points_after == 105 - e.index
+    # Ten more runs at the new level: the scan confirms it and it is no longer pending.
+    more = np.r_[y, S.gaussian(10, seed=22) + 4.0]
+    (e,) = analyze_series(more).change_points
+    assert (e.kind, e.pending) == ("regression", False) and abs(e.index - 100) <= 1
+
+
+def test_the_tail_test_is_quiet_on_stable_series() -> None:
+    late = 0
+    for i in range(300):
+        late += any(e.pending for e in analyze_series(S.gaussian(60, seed=9_000 + i)).events
+                    if e.kind != "anomaly")  # fmt: skip
+    assert late <= 3

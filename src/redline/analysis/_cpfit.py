@@ -41,6 +41,7 @@ class Split:
     p_value: float
     score: float  # stat / threshold: above 1 is a change at the false-alarm rate asked for
     phi: float
+    pending: bool = False  # found by the tail test only: too few points after it to confirm
 
 
 def segment(y: FloatArray, alpha: float) -> list[Split]:
@@ -87,6 +88,48 @@ def _retest(y: FloatArray, cuts: list[int], alpha: float) -> list[Split]:
         stat = min(found.stat, 1e6)  # a perfect split (no spread on either side) is not infinite
         out.append(Split(lo + found.k, stat, p_value(hi - lo, stat), stat / thr, found.phi))
     return out
+
+
+def tail_split(y: FloatArray, alpha: float, min_after: int = 10) -> Split | None:
+    """A change in the last few points of a steady stretch ``y``, which the scan (a maximum over
+    every split, with its multiplicity) sees only when it is large.
+
+    The last ``MIN_SIZE`` points are compared with the rest by their ranks at this one
+    pre-set split (the Mann-Whitney statistic, variance widened for autocorrelation as in
+    :func:`redline.analysis._cpscan.scan`; its normal approximation overstates tail
+    probabilities this far out, so it errs towards silence). When it passes ``alpha``, the
+    change is placed where the ranks split best with 5 to 9 points after it, and reported as
+    pending: the next runs confirm it (the scan then finds it) or not.
+    """
+    from redline.analysis._cpscan import MIN_SIZE, _phi_from_differences, midranks
+
+    n = len(y)
+    w = MIN_SIZE
+    if n - w < min_after:
+        return None
+    r = midranks(y) - (n + 1) / 2.0
+    tail = float(r[-w:].sum())
+    res = r.copy()
+    res[:-w] -= r[:-w].mean()
+    res[-w:] -= r[-w:].mean()
+    g0 = float(res @ res) / n
+    if g0 <= 0:
+        return None
+    phi = min(max(float(res[1:] @ res[:-1]) / (g0 * n), 0.0), 0.95, _phi_from_differences(r) + 0.15)
+    variance = float(r @ r) / n * w * (n - w) / n * (1 + phi) / (1 - phi)
+    if variance <= 0:
+        return None
+    z = abs(tail) / math.sqrt(variance)
+    p = max(2.0 * NormalDist().cdf(-z), 1e-12)
+    if p >= alpha:
+        return None
+    s = np.cumsum(r)[:-1]
+    k = np.arange(1, n, dtype=float)
+    t = s * s / (k * (n - k) / n)
+    lo = max(n - 2 * w + 1, min_after)
+    at = lo + int(np.argmax(t[lo - 1 : n - w]))
+    z_needed = NormalDist().inv_cdf(1 - alpha / 2)
+    return Split(at, z, p, z / z_needed, phi, pending=True)
 
 
 def robust_scale(x: FloatArray) -> float:

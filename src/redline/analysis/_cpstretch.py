@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import itertools
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -20,6 +20,7 @@ from redline.analysis._cpfit import (
     robust_scale,
     segment,
     steps_sse,
+    tail_split,
 )
 from redline.analysis._cpscan import MIN_SIZE
 from redline.analysis.changepoints import (
@@ -92,6 +93,11 @@ def analyze_stretch(
         return out
     splits = segment(y, alpha)
     drifts, steps = _find_drifts(y, splits)
+    last_bound = max([0, *(s.at for s in steps), *(d.end for d in drifts)])
+    if last_bound < m:
+        late = tail_split(y[last_bound:], alpha)
+        if late is not None:
+            steps.append(replace(late, at=last_bound + late.at))
     bounds = sorted(
         {0, m, *(s.at for s in steps), *(d.start for d in drifts), *(d.end for d in drifts)}
     )
@@ -272,6 +278,7 @@ class _Context:
             points_before=s.at - lo,
             points_after=hi - s.at,
             worse=worse,
+            pending=s.pending,
             time=self._time(s.at),
             label=self._label(s.at),
             label_before=self._label(s.at - 1),

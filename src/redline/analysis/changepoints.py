@@ -22,7 +22,12 @@ How it decides (docs/regressions.md says the same in plain words):
 3. **Variance.** The absolute residuals around the fitted levels are segmented the same way: a
    split there is a ``variance_change`` (unless it sits on a level change and only scales with
    it, as latency spread does).
-4. **Anomalies.** A point beyond the fences ``median +- 3 x (95th percentile - median)`` of the
+4. **The last few points.** The scan sees a change in the last handful of points only when
+   it is large (it takes the best of every split). The last 5 points of the final steady
+   stretch are also tested against the rest at that one split (ranks, same autocorrelation
+   correction); a change found only that way is reported ``pending`` until the next runs
+   confirm it.
+5. **Anomalies.** A point beyond the fences ``median +- 3 x (95th percentile - median)`` of the
    residuals around its fitted level (about 4.9 standard deviations for Gaussian noise; on the
    log scale for positive right-skewed data, so a latency tail or a regular slow mode is not
    an anomaly) is an ``anomaly``, always ``pending``: one point never makes a regression;
