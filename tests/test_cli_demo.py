@@ -43,6 +43,9 @@ def test_demo_runs_every_step_and_stops_everything(cli: Cli, tmp_path: Path) -> 
         "validate",
         "fault: slow database",
         "load: normal",
+        "regressions: baseline",
+        "regressions: slowdown caught",
+        "regressions: improvement confirmed",
         "store",
     ]
     assert all(s["outcome"] == "ok" for s in doc["steps"]), doc["steps"]
@@ -73,11 +76,21 @@ def test_demo_runs_every_step_and_stops_everything(cli: Cli, tmp_path: Path) -> 
     assert load["requests"] == 60 and load["errors"] == 0 and load["dropped"] == 0
     assert load["thresholds"] and all(t["ok"] for t in load["thresholds"])
     with sqlite3.connect(project / ".redline" / "redline.db") as db:
-        (load_run,) = db.execute("SELECT id FROM runs WHERE kind = 'load'").fetchone()
+        (load_run,) = db.execute(
+            "SELECT id FROM runs WHERE kind = 'load' AND name = 'normal'"
+        ).fetchone()
         (hists,) = db.execute(
             "SELECT count(*) FROM histograms WHERE run_id = ?", (load_run,)
         ).fetchone()
     assert hists >= 2  # the total per request name, and whole iterations
+    # The regression story: the gate fails the slowdown and confirms the cache's gain.
+    slow = next(s for s in doc["steps"] if s["name"] == "regressions: slowdown caught")["gate"]
+    assert slow["verdict"] == "regressed" and "latency_p50_ms" in slow["regressed"]
+    assert len(slow["candidate"]["runs"]) == 3 and len(slow["baseline"]["runs"]) == 5
+    fast = next(s for s in doc["steps"] if s["name"] == "regressions: improvement confirmed")
+    assert fast["gate"]["verdict"] == "pass" and "latency_p50_ms" in fast["gate"]["improved"]
+    gate = cli("-c", str(project / "redline.yaml"), "gate", "catalog", "--env", "demo", "--json")
+    assert gate.code == 0 and gate.json()["candidate"]["commit"] == "cac4e01", gate.text
     # The sample mistake shows what diagnostics look like.
     assert any("RL110 [unknown-dependency]" in line for line in doc["sample_mistake"])
     assert any("RL108 [bad-duration]" in line for line in doc["sample_mistake"])

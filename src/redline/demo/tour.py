@@ -20,6 +20,7 @@ from typing import Any
 
 import httpx
 
+from redline.demo.regressions import CATALOG_YAML, regression_steps
 from redline.demo.runner import DemoEndpoints, DemoSystem
 from redline.load.scenarios import presets_yaml
 
@@ -126,6 +127,8 @@ services:
 """
     # The three ready load scenarios (normal, peak, stress), aimed at the api service.
     config += presets_yaml()
+    # ...and the regression story's scenario, with the gate's settings.
+    config += CATALOG_YAML
     env_file = f"DEMO_WORKER_HEALTH={worker_health_url}\n"
     return config, env_file
 
@@ -177,6 +180,7 @@ def _write_project(tour: Tour, ep: DemoEndpoints) -> None:
     config, env_file = demo_config(ep.api_url, ep.worker_health_url)
     (d / "redline.yaml").write_text(config, encoding="utf-8")
     (d / ".env.demo").write_text(env_file, encoding="utf-8")
+    (d / "catalog.csv").write_text("id\n1\n", encoding="utf-8")  # the story writes real ids
     key_path = d / ".redline" / "secrets.key"
     key_path.parent.mkdir(parents=True, exist_ok=True)
     key = generate_key()
@@ -248,6 +252,8 @@ def _steps(tour: Tour, on_step: Callable[[Step], None] | None) -> None:
         )
         _validation_steps(tour, loaded, client, api, token, done)
     _load_step(tour, loaded, done)
+    with httpx.Client(timeout=10.0) as client:
+        regression_steps(tour, loaded, client, api, token, done)
     _store_step(tour, loaded, metrics, done)
     tour.sample_mistake = _sample_mistake(path, environ)
 

@@ -31,8 +31,14 @@ def record_load(
     env: str | None = None,
     version: str | None = None,
     base: Path | None = None,
+    commit: str | None = None,
+    branch: str | None = None,
 ) -> str:
-    """Append ``result`` to the store at ``store_url``; the run id (StoreError on failure)."""
+    """Append ``result`` to the store at ``store_url``; the run id (StoreError on failure).
+
+    ``commit`` and ``branch`` name the code measured; by default CI's (``GITHUB_SHA``,
+    ``GITHUB_REF_NAME``), else the git repository's at ``base``.
+    """
     from redline.store.append import append_run
     from redline.store.records import HistogramRecord, MetricRecord
 
@@ -65,7 +71,10 @@ def record_load(
         )
         for name, h in sorted(result.histograms.items())
     ]
-    commit, branch = git_revision(base or Path.cwd())
+    if commit is None or branch is None:
+        found_commit, found_branch = git_revision(base or Path.cwd())
+        commit = commit or os.environ.get("GITHUB_SHA") or found_commit
+        branch = branch or os.environ.get("GITHUB_REF_NAME") or found_branch
     crossed = any(not t["ok"] for t in result.thresholds)
     summary = {k: v for k, v in s.items() if k != "by_request"}
     return append_run(
@@ -74,8 +83,8 @@ def record_load(
         name=spec.name,
         environment=env,
         version=version or os.environ.get("REDLINE_VERSION") or None,
-        commit=os.environ.get("GITHUB_SHA") or commit,
-        branch=os.environ.get("GITHUB_REF_NAME") or branch,
+        commit=commit,
+        branch=branch,
         host=socket.gethostname(),
         status="fail" if crossed else ("aborted" if result.interrupted else "ok"),
         summary={**summary, "spec": spec.to_dict()},

@@ -90,8 +90,9 @@ def markdown(result: GateResult) -> str:
     setting = f"FDR {fdr['q']:g} (Benjamini-Hochberg)" if fdr["q"] else "no FDR correction"
     lines += [
         "",
-        f"<sub>Mann-Whitney / prediction tests at alpha {data['alpha']:g}, {setting} over "
-        f"{fdr['tests']} metric(s); intervals are {100 * (1 - data['alpha']):g} %.</sub>",
+        f"<sub>Mann-Whitney tests (Student's t on the log scale where runs are too few for "
+        f"ranks) at alpha {data['alpha']:g}, {setting} over {fdr['tests']} metric(s); "
+        f"intervals are {100 * (1 - data['alpha']):g} %.</sub>",
     ]
     for note in data["notes"]:
         lines.append(f"<sub>note: {note}</sub>")
