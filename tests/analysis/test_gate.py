@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import json
-import random
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from xml.etree import ElementTree as ET
 
@@ -14,7 +12,8 @@ import pytest
 from redline._errors import DataError
 from redline.analysis.baseline import BaselineRule
 from redline.analysis.gate import GatePolicy, MetricPolicy, run_gate
-from redline.store import MetricRecord, Store, open_store
+from redline.store import Store, open_store
+from tests.analysis.runs import History
 from tests.helpers import run_cli
 from tests.store import conftest as store_fixtures
 
@@ -22,52 +21,6 @@ pg_database = store_fixtures.pg_database
 pg_url = store_fixtures.pg_url
 sqlite_url = store_fixtures.sqlite_url
 store_url = store_fixtures.store_url
-
-T0 = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
-
-
-class History:
-    """Runs of one scenario written through the store's public API, one an hour."""
-
-    def __init__(self, store: Store, name: str = "checkout", env: str = "staging") -> None:
-        self.store, self.name, self.env = store, name, env
-        self.rng = random.Random(7)
-        self.hour = 0
-
-    def run(
-        self,
-        *,
-        p99: float,
-        rps: float = 1000.0,
-        commit: str,
-        branch: str = "main",
-        noise: float = 0.02,
-        status: str = "ok",
-        extra: dict[str, float] | None = None,
-    ) -> str:
-        self.hour += 1
-        jitter = lambda v: v * (1 + self.rng.gauss(0, noise))  # noqa: E731
-        metrics = [
-            MetricRecord("p99_ms", jitter(p99), unit="ms", direction="lower"),
-            MetricRecord("rps", jitter(rps), unit="req/s", direction="higher"),
-            MetricRecord("bytes_received", jitter(5e6), unit="B", direction="none"),
-        ]
-        metrics += [MetricRecord(k, v, direction="lower") for k, v in (extra or {}).items()]
-        start = T0 + timedelta(hours=self.hour)
-        return self.store.record_run(
-            kind="load",
-            name=self.name,
-            environment=self.env,
-            commit=commit,
-            branch=branch,
-            started_at=start,
-            finished_at=start + timedelta(seconds=30),
-            status=status,
-            metrics=metrics,
-        )
-
-    def baseline(self, n: int = 8, p99: float = 100.0) -> list[str]:
-        return [self.run(p99=p99, commit=f"main{i:02d}") for i in range(n)]
 
 
 @pytest.fixture

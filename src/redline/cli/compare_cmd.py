@@ -3,6 +3,7 @@
     redline compare base.csv candidate.csv                 # every metric column of both
     redline compare base.csv candidate.csv --column p99_ms --column rps --json
     redline compare base.csv candidate.csv --direction rps=higher --min-effect 3%
+    redline compare --baseline-runs ID,ID,ID --candidate-runs ID,ID   # runs in the store
 
 Each file holds one row per run (Apache Otava's CSV layout, or one number a line); each
 metric column is compared between the files with a rank test, a shift estimate with its
@@ -31,6 +32,7 @@ from redline.cli._output import (
     json_option,
     print_table,
 )
+from redline.cli.store_cmd import _resolve, _store_option
 
 if TYPE_CHECKING:
     from redline.analysis.compare import Comparison, MetricComparison
@@ -129,8 +131,16 @@ def _directions(
     default=None,
     help="False-discovery rate across the metrics, Benjamini-Hochberg (default 0.05; 0: off).",
 )
+@click.option(
+    "--baseline-runs",
+    metavar="ID,ID",
+    help="Compare runs in the store instead of files: the baseline's run ids.",
+)
+@click.option("--candidate-runs", metavar="ID,ID", help="...and the candidate's run ids.")
+@_store_option
 @json_option
 def compare(
+    ctx: click.Context,
     files: tuple[Path, ...],
     columns: tuple[str, ...],
     directions: tuple[str | None, dict[str, str]],
@@ -138,11 +148,30 @@ def compare(
     min_effect_abs: float,
     alpha: float | None,
     fdr: float | None,
+    baseline_runs: str | None,
+    candidate_runs: str | None,
+    store_url: str | None,
+    env: str | None,
     as_json: bool,
 ) -> int:
-    """Compare CANDIDATE with BASE, metric column by metric column (one row per run)."""
+    """Compare CANDIDATE with BASE, metric column by metric column (one row per run);
+    or, with --baseline-runs and --candidate-runs, two sets of runs in the store."""
     from redline.analysis import compare as cmp
 
+    settings: dict[str, Any] = {
+        "min_effect_rel": cmp.MIN_EFFECT_REL if min_effect is None else min_effect,
+        "min_effect_abs": min_effect_abs,
+        "alpha": cmp.ALPHA if alpha is None else alpha,
+        "fdr": cmp.FDR if fdr is None else (fdr or None),
+    }
+    if baseline_runs or candidate_runs:
+        if files or not (baseline_runs and candidate_runs):
+            raise UsageError(
+                "compare takes two files, or --baseline-runs and --candidate-runs",
+                hint="redline compare --baseline-runs ID,ID --candidate-runs ID,ID",
+            )
+        url = _resolve(ctx, store_url, env)
+        return _compare_runs(url, _ids(baseline_runs), _ids(candidate_runs), as_json, settings)
     if len(files) != 2:
         raise UsageError(
             f"compare takes two files, BASE and CANDIDATE; got {len(files)}",
@@ -173,10 +202,7 @@ def compare(
             n: per_direction.get(n) or default_direction or guess_direction(n) for n in names
         },
         units=units,
-        min_effect_rel=cmp.MIN_EFFECT_REL if min_effect is None else min_effect,
-        min_effect_abs=min_effect_abs,
-        alpha=cmp.ALPHA if alpha is None else alpha,
-        fdr=cmp.FDR if fdr is None else (fdr or None),
+        **settings,
     )
     return render_comparison(
         result,
@@ -184,6 +210,77 @@ def compare(
         title=f"{cand_path} against {base_path}",
         sources={"baseline": str(base_path), "candidate": str(cand_path)},
     )
+
+
+def _ids(text: str) -> list[str]:
+    return [part.strip() for part in text.split(",") if part.strip()]
+
+
+def _compare_runs(
+    url: str, base_ids: list[str], cand_ids: list[str], as_json: bool, settings: dict[str, Any]
+) -> int:
+    """Two sets of stored runs, metric by metric; with one run a side, their latency
+    distributions too (advisory: one run each says nothing of run-to-run noise)."""
+    from redline.analysis.history import run_samples
+    from redline.store.core import open_store
+
+    with open_store(url) as store:
+        base, cand = run_samples(store, base_ids), run_samples(store, cand_ids)
+        hists = (
+            _histograms(store, base_ids[0], cand_ids[0])
+            if len(base_ids) == len(cand_ids) == 1
+            else {}
+        )
+    only = sorted(set(base) ^ set(cand))
+    if only:
+        echo(
+            "not compared (recorded on one side only): "
+            + ", ".join(f"{m} ({'baseline' if m in base else 'candidate'})" for m in only),
+            err=True,
+        )
+    names = sorted(set(base) & set(cand))
+    if not names:
+        raise DataError(
+            "the two sets of runs have no metric in common",
+            hint="compare runs of the same scenario or benchmark",
+        )
+    result = compare_mappings(
+        {n: base[n] for n in names},
+        {n: cand[n] for n in names},
+        directions={n: cand.directions.get(n) or base.directions.get(n, "none") for n in names},
+        units={n: u for n in names if (u := cand.units.get(n) or base.units.get(n))},
+        **settings,
+    )
+    distributions = []
+    if hists:
+        from redline.analysis.compare import compare_distributions
+
+        distributions = [
+            compare_distributions(b, c, metric=name, min_effect_rel=settings["min_effect_rel"])
+            for name, (b, c) in sorted(hists.items())
+        ]
+    sources: dict[str, Any] = {"baseline_runs": base_ids, "candidate_runs": cand_ids}
+    if as_json:
+        sources["distributions"] = [d.to_dict() for d in distributions]
+        return render_comparison(result, as_json=True, title="", sources=sources)
+    code = render_comparison(
+        result,
+        as_json=False,
+        title=f"{len(cand_ids)} candidate run(s) against {len(base_ids)} baseline run(s)",
+        sources=sources,
+    )
+    for d in distributions:
+        echo(f"  distribution of {d.metric}: {d.verdict} (advisory): {d.reason}")
+    if distributions:
+        echo(f"  note: {distributions[0].note}")
+    return code
+
+
+def _histograms(store: Any, base_id: str, cand_id: str) -> dict[str, tuple[str, str]]:
+    """name -> (baseline, candidate) encoded histograms both runs recorded."""
+    base = {h.name: h.encoded for h in store.histograms(base_id)}
+    cand = {h.name: h.encoded for h in store.histograms(cand_id)}
+    return {name: (base[name], cand[name]) for name in sorted(base.keys() & cand.keys())}
 
 
 def _read(path: Path, columns: Sequence[str]) -> SeriesTable:
