@@ -9,7 +9,7 @@ import click
 
 from redline._errors import UsageError
 from redline.cli._output import EXIT_OK, config_path, echo, echo_json, json_option, print_table
-from redline.cli.store_cmd import _resolve, _store_option
+from redline.cli._store import resolve_store, store_option
 
 if TYPE_CHECKING:
     from redline.analysis.baseline import Baseline, BaselineRule
@@ -33,7 +33,7 @@ def baseline() -> None:
 @baseline.command("show")
 @click.argument("name")
 @click.option("--branch", metavar="BRANCH", help="The main branch (default: the rule's, main).")
-@_store_option
+@store_option
 @json_option
 def show(
     ctx: click.Context,
@@ -48,7 +48,7 @@ def show(
     from redline.analysis.history import run_samples
     from redline.store.core import open_store
 
-    with open_store(_resolve(ctx, store_url, env)) as store:
+    with open_store(resolve_store(ctx, store_url, env)) as store:
         chosen = current_baseline(store, name, env, branch=branch, default=_default(ctx, env))
         samples = run_samples(store, chosen.run_ids)
     metrics: dict[str, dict[str, Any]] = {
@@ -110,7 +110,7 @@ def show(
 @click.option("--tag", metavar="VERSION", help="The good runs whose version is VERSION.")
 @click.option("--runs", "run_ids", metavar="ID,ID", help="Exactly these runs.")
 @click.option("--reason", metavar="TEXT", help="Why; kept in the baseline's history.")
-@_store_option
+@store_option
 @json_option
 def set_(
     ctx: click.Context,
@@ -148,7 +148,7 @@ def set_(
     else:
         assert run_ids is not None
         rule = BaselineRule.runs([i.strip() for i in run_ids.split(",") if i.strip()])
-    with open_store(_resolve(ctx, store_url, env)) as store:
+    with open_store(resolve_store(ctx, store_url, env)) as store:
         record = set_baseline(store, name, env, rule, reason=reason)
     if as_json:
         echo_json({"schema_version": 1, "ok": True, "set": _entry_json(record)})
@@ -164,7 +164,7 @@ def set_(
 @baseline.command("accept")
 @click.argument("run_id")
 @click.option("--reason", required=True, metavar="TEXT", help="Why the change is expected.")
-@_store_option
+@store_option
 @json_option
 def accept(
     ctx: click.Context,
@@ -178,7 +178,7 @@ def accept(
     from redline.analysis.baseline import accept_baseline
     from redline.store.core import open_store
 
-    with open_store(_resolve(ctx, store_url, env)) as store:
+    with open_store(resolve_store(ctx, store_url, env)) as store:
         record = accept_baseline(store, run_id, reason=reason, default=_default(ctx, env))
         run = store.get_run(run_id)
     assert run is not None
@@ -210,7 +210,7 @@ def accept(
 
 @baseline.command("history")
 @click.argument("name")
-@_store_option
+@store_option
 @json_option
 def history(
     ctx: click.Context, name: str, store_url: str | None, env: str | None, as_json: bool
@@ -219,7 +219,7 @@ def history(
     from redline.analysis.baseline import BaselineRule, baseline_history
     from redline.store.core import open_store
 
-    with open_store(_resolve(ctx, store_url, env)) as store:
+    with open_store(resolve_store(ctx, store_url, env)) as store:
         records = baseline_history(store, name, env)
     if as_json:
         echo_json(

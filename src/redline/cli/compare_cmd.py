@@ -32,7 +32,7 @@ from redline.cli._output import (
     json_option,
     print_table,
 )
-from redline.cli.store_cmd import _resolve, _store_option
+from redline.cli._store import resolve_store, store_option
 
 if TYPE_CHECKING:
     from redline.analysis.compare import Comparison, MetricComparison
@@ -137,7 +137,7 @@ def _directions(
     help="Compare runs in the store instead of files: the baseline's run ids.",
 )
 @click.option("--candidate-runs", metavar="ID,ID", help="...and the candidate's run ids.")
-@_store_option
+@store_option
 @json_option
 def compare(
     ctx: click.Context,
@@ -170,7 +170,7 @@ def compare(
                 "compare takes two files, or --baseline-runs and --candidate-runs",
                 hint="redline compare --baseline-runs ID,ID --candidate-runs ID,ID",
             )
-        url = _resolve(ctx, store_url, env)
+        url = resolve_store(ctx, store_url, env)
         return _compare_runs(url, _ids(baseline_runs), _ids(candidate_runs), as_json, settings)
     if len(files) != 2:
         raise UsageError(

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 import click
 
 from redline.cli._output import config_path, echo, echo_json, print_table
-from redline.cli.store_cmd import _resolve, _store_option
+from redline.cli._store import resolve_store, store_option
 
 if TYPE_CHECKING:
     from redline.analysis.baseline import BaselineRule
@@ -56,7 +56,7 @@ def _fraction(_ctx: click.Context, _param: click.Parameter, value: str | None) -
     help="human (default), json, or github (workflow annotations).",
 )
 @click.option("--json", "as_json", is_flag=True, help="Same as --format json.")
-@_store_option
+@store_option
 def gate(
     ctx: click.Context,
     name: str | None,
@@ -89,7 +89,7 @@ def gate(
 
     policy = _policy(ctx, env, min_effect, inconclusive)
     rule = _rule(policy, last, branch, tag, baseline_runs)
-    with open_store(_resolve(ctx, store_url, env)) as store:
+    with open_store(resolve_store(ctx, store_url, env)) as store:
         result = run_gate(
             store,
             name=name,

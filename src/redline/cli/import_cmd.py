@@ -159,10 +159,10 @@ def _store_url(ctx: click.Context, store_url: str | None, environment: str | Non
     """The store as `redline store` finds it. ``--env`` picks a declared environment's
     store; where the config declares no environments it only labels the runs."""
     from redline._errors import ConfigInvalidError
-    from redline.cli.store_cmd import _resolve
+    from redline.cli._store import resolve_store
 
     try:
-        return _resolve(ctx, store_url, environment)
+        return resolve_store(ctx, store_url, environment)
     except ConfigInvalidError as error:
         if environment is None or any(d.rule != "unknown-environment" for d in error.diagnostics):
             raise
@@ -170,7 +170,7 @@ def _store_url(ctx: click.Context, store_url: str | None, environment: str | Non
 
         if load_config(config_path(ctx)).environment_names():
             raise  # a typo of a declared environment
-        return _resolve(ctx, store_url, None)
+        return resolve_store(ctx, store_url, None)
 
 
 def _closing(report: ImportReport) -> str:

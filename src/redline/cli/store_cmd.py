@@ -2,48 +2,20 @@
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
 from typing import Any
 
 import click
 
 from redline.cli._output import (
     EXIT_OK,
-    config_option,
-    config_path,
     echo,
     echo_json,
     json_option,
     print_table,
 )
+from redline.cli._store import resolve_store, store_option
 
 __all__ = ["store"]
-
-_STORE_HELP = (
-    "Store URL (default: env REDLINE_STORE_URL, else the config's store:, else "
-    "sqlite:///./.redline/redline.db). "
-    "sqlite:///path or postgresql://user:password@host:5432/db."
-)
-
-
-def _store_option(f: Any) -> Any:
-    f = click.option("--env", "env", metavar="NAME", help="Environment whose store to use.")(f)
-    f = config_option(f)
-    f = click.pass_context(f)
-    return click.option("--store", "store_url", metavar="URL", help=_STORE_HELP)(f)
-
-
-def _resolve(ctx: click.Context, store_url: str | None, env: str | None) -> str:
-    """``--store``, else ``REDLINE_STORE_URL``, else the config's ``store:`` (when there is a
-    config), else ``./.redline/redline.db``."""
-    from redline.config.loader import find_config, load_config
-    from redline.store.urls import resolve_store_url
-
-    given = config_path(ctx)
-    if store_url or os.environ.get("REDLINE_STORE_URL") or not (given or find_config().is_file()):
-        return resolve_store_url(store_url, None, Path.cwd())
-    return load_config(given, env=env).store_url(env)
 
 
 @click.group("store")
@@ -52,7 +24,7 @@ def store() -> None:
 
 
 @store.command("info")
-@_store_option
+@store_option
 @json_option
 def info(ctx: click.Context, store_url: str | None, env: str | None, as_json: bool) -> int:
     """Show the store's URL, backend, schema revision and row counts."""
@@ -60,7 +32,7 @@ def info(ctx: click.Context, store_url: str | None, env: str | None, as_json: bo
     from redline.store.migrate import HEAD_REVISION
     from redline.store.urls import parse_store_url
 
-    url = _resolve(ctx, store_url, env)
+    url = resolve_store(ctx, store_url, env)
     target = parse_store_url(url)
     data: dict[str, Any] = {
         "schema_version": 1,
@@ -99,13 +71,13 @@ def info(ctx: click.Context, store_url: str | None, env: str | None, as_json: bo
 
 
 @store.command("upgrade")
-@_store_option
+@store_option
 @json_option
 def upgrade(ctx: click.Context, store_url: str | None, env: str | None, as_json: bool) -> int:
     """Create the store or bring its schema to this redline's head (safe to repeat)."""
     from redline.store.core import open_store
 
-    with open_store(_resolve(ctx, store_url, env), upgrade=False) as opened:
+    with open_store(resolve_store(ctx, store_url, env), upgrade=False) as opened:
         before = opened.schema_revision()
         applied = opened.upgrade()
         after = opened.schema_revision()
