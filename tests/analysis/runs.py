@@ -28,6 +28,7 @@ class History:
         noise: float = 0.02,
         status: str = "ok",
         extra: dict[str, float] | None = None,
+        version: str | None = None,
     ) -> str:
         self.hour += 1
         jitter = lambda v: v * (1 + self.rng.gauss(0, noise))  # noqa: E731
@@ -44,6 +45,7 @@ class History:
             environment=self.env,
             commit=commit,
             branch=branch,
+            version=version,
             started_at=start,
             finished_at=start + timedelta(seconds=30),
             status=status,

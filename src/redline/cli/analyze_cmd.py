@@ -3,7 +3,8 @@
 ``redline analyze changepoints SERIES.csv`` works on a plain file (Apache Otava's CSV layout or
 one number a line) without a store, so anyone can check redline against other tools on the
 same file. It exits 0 whether or not it finds changes (it is an analysis: ``redline gate``
-decides exit codes) and 2 on bad input. The group stays open for store-backed subcommands.
+decides exit codes) and 2 on bad input. ``redline analyze history NAME`` does the same on
+the runs in the store, one series per metric.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from typing import Any
 import click
 
 from redline.cli._output import EXIT_OK, echo, echo_json, json_option, print_table
+from redline.cli._store import resolve_store, store_option
 
 __all__ = ["analyze"]
 
@@ -155,3 +157,113 @@ def _print_human(table: Any, name: str, result: Any, label_name: str | None) -> 
             f"  trend since index {t.start}: {_num(t.slope)} per {t.per} "
             f"[{_num(t.low)}, {_num(t.high)}] ({sig})"
         )
+
+
+@analyze.command("history")
+@click.argument("name")
+@click.option("--metric", "metrics", multiple=True, metavar="NAME", help="Only this metric.")
+@click.option("--branch", metavar="BRANCH", default="main", help="Runs of this branch (main).")
+@store_option
+@json_option
+def history(
+    ctx: click.Context,
+    name: str,
+    metrics: tuple[str, ...],
+    branch: str,
+    store_url: str | None,
+    env: str | None,
+    as_json: bool,
+) -> int:
+    """Change points, drift, anomalies and trends in the stored runs of NAME.
+
+    Each metric with a direction is one series (runs in time order on the main branch),
+    labelled by version or commit. Confirmed improvements are listed as proudly as
+    regressions. Exit 0 whatever is found; 2 when there is nothing to analyse.
+    """
+    from redline.analysis.changepoints import analyze_series
+    from redline.analysis.history import SeriesKey, load_series, metrics_of
+    from redline.store.core import open_store
+
+    on = branch
+    found: list[tuple[str, Any, Any]] = []
+    with open_store(resolve_store(ctx, store_url, env)) as store:
+        names = list(metrics) or metrics_of(store, name, environment=env, branch=on)
+        if not names:
+            from redline._errors import DataError
+
+            raise DataError(
+                f"no runs of {name} on {on}{f' in {env}' if env else ''} in the store",
+                hint="check the name and --env (`redline baseline show NAME`), or give --branch",
+            )
+        for metric in names:
+            series = load_series(store, SeriesKey(name, metric, env, on))
+            if series.direction not in ("lower", "higher") and not metrics:
+                continue  # no better way: nothing to call a regression
+            found.append((metric, series, None))
+    results = []
+    for metric, series, _ in found:
+        labels = [p.version or (p.commit or "")[:12] or p.run_id[:8] for p in series.points]
+        direction = series.direction if series.direction in ("lower", "higher") else "none"
+        if len(series.points) < 2:
+            continue
+        analysis = analyze_series(
+            list(series.values), times=list(series.times), labels=labels, direction=direction
+        )
+        results.append((metric, series, analysis))
+    headlines = [line for m, s, a in results for line in _headlines(m, s, a)]
+    if as_json:
+        echo_json(
+            {
+                "schema_version": 1,
+                "name": name,
+                "environment": env,
+                "branch": on,
+                "headlines": headlines,
+                "series": [
+                    {"metric": m, "unit": s.unit, "points": len(s.points), **a.to_dict()}
+                    for m, s, a in results
+                ],
+            }
+        )
+        return EXIT_OK
+    for line in headlines:
+        echo(line)
+    for metric, series, analysis in results:
+        if analysis.events:
+            _print_events(metric, series, analysis)
+    if not headlines:
+        echo(f"{len(results)} metric(s) of {name}: steady, no confirmed change")
+    return EXIT_OK
+
+
+def _headlines(metric: str, series: Any, analysis: Any) -> list[str]:
+    """One sentence per confirmed level change, improvements as proudly as regressions:
+    "latency_p99_ms -21 % since v1.3, confirmed over 12 runs"."""
+    lines = []
+    for e in analysis.events:
+        if e.pending or e.kind not in ("regression", "improvement", "drift"):
+            continue
+        mark = {"regression": "REGRESSION", "improvement": "improvement", "drift": "drift"}
+        change = "" if e.change_pct is None else f" {e.change_pct:+.0f} %"
+        since = f" since {e.label}" if e.label else f" at run {e.index}"
+        unit = f" {series.unit}" if series.unit else ""
+        lines.append(
+            f"{mark[e.kind]}: {metric}{change}{since} "
+            f"({_num(e.before)} -> {_num(e.after)}{unit}), confirmed over {e.points_after} runs"
+        )
+    return lines
+
+
+def _print_events(metric: str, series: Any, analysis: Any) -> None:
+    rows = []
+    for e in analysis.events:
+        place = f"{e.label_before}..{e.label}" if e.label_before else (e.label or str(e.index))
+        change = "-" if e.change_pct is None else f"{e.change_pct:+.1f}%"
+        state = "pending" if e.pending else f"p={e.p_value:.2g}"
+        rows.append([place, e.kind, _num(e.before), _num(e.after), change, state])
+    unit = f" ({series.unit})" if series.unit else ""
+    print_table(
+        f"{metric}{unit}: {len(series.points)} runs",
+        ["where", "kind", "before", "after", "change", "evidence"],
+        rows,
+    )
