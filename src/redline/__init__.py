@@ -41,6 +41,16 @@ _LAZY: dict[str, str] = {
     "StoreError": "redline._errors",
     "StoreSchemaError": "redline._errors",
     "StoreUnavailableError": "redline._errors",
+    "GatePolicy": "redline.analysis.gate",
+    "LoadRun": "redline.load.runner",
+    "LoadSpec": "redline.load.spec",
+    "analyze_series": "redline.analysis.changepoints",
+    "compare_many": "redline.analysis.compare",
+    "compare_samples": "redline.analysis.compare",
+    "import_results": "redline.importers",
+    "judge": "redline.analysis.judge",
+    "resolve_baseline": "redline.analysis.baseline",
+    "run_gate": "redline.analysis.gate",
     "load_config": "redline.config.loader",
     "open_store": "redline.store",
     "parse_duration": "redline.units",
@@ -60,8 +70,11 @@ __all__ = [
     "Diagnostic",
     "EnvContractError",
     "EnvironmentManager",
+    "GatePolicy",
     "HealthCheckResult",
     "HealthChecker",
+    "LoadRun",
+    "LoadSpec",
     "LoadedConfig",
     "Redactor",
     "RedlineError",
@@ -76,11 +89,18 @@ __all__ = [
     "UsageError",
     "ValidationReport",
     "__version__",
+    "analyze_series",
+    "compare_many",
+    "compare_samples",
+    "import_results",
+    "judge",
     "load_config",
     "open_store",
     "parse_duration",
     "parse_rate",
     "parse_size",
+    "resolve_baseline",
+    "run_gate",
 ]
 
 if TYPE_CHECKING:
@@ -100,12 +120,20 @@ if TYPE_CHECKING:
         StoreUnavailableError,
         UsageError,
     )
+    from redline.analysis.baseline import resolve_baseline
+    from redline.analysis.changepoints import analyze_series
+    from redline.analysis.compare import compare_many, compare_samples
+    from redline.analysis.gate import GatePolicy, run_gate
+    from redline.analysis.judge import judge
     from redline.config.diagnostics import Diagnostic
     from redline.config.loader import LoadedConfig, load_config
     from redline.config.schema import Config
     from redline.demo import DemoSystem
     from redline.environment import EnvironmentManager
     from redline.health import HealthChecker
+    from redline.importers import import_results
+    from redline.load.runner import LoadRun
+    from redline.load.spec import LoadSpec
     from redline.probes import HealthCheckResult
     from redline.redact import Redactor
     from redline.secrets import SecretsFile
