@@ -9,10 +9,6 @@ import pytest
 
 from redline.store import MetricRecord, open_store
 from tests.helpers import CliResult, run_cli
-from tests.store import conftest as store_fixtures
-
-pg_database = store_fixtures.pg_database
-pg_url = store_fixtures.pg_url
 
 T0 = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from xml.etree import ElementTree as ET
 
@@ -15,18 +14,6 @@ from redline.analysis.gate import GatePolicy, MetricPolicy, run_gate
 from redline.store import Store, open_store
 from tests.analysis.runs import History
 from tests.helpers import run_cli
-from tests.store import conftest as store_fixtures
-
-pg_database = store_fixtures.pg_database
-pg_url = store_fixtures.pg_url
-sqlite_url = store_fixtures.sqlite_url
-store_url = store_fixtures.store_url
-
-
-@pytest.fixture
-def store(store_url: str) -> Iterator[Store]:
-    with open_store(store_url) as s:
-        yield s
 
 
 def test_a_regressed_commit_fails_the_gate(store: Store) -> None:

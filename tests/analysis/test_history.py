@@ -17,14 +17,6 @@ from redline.analysis.history import (
     run_samples,
 )
 from redline.store import MetricRecord, Store, open_store
-from tests.store import conftest as store_fixtures
-
-# The store tests' fixtures: every test runs on a real SQLite file and a real PostgreSQL.
-pg_database = store_fixtures.pg_database
-pg_url = store_fixtures.pg_url
-sqlite_url = store_fixtures.sqlite_url
-store_url = store_fixtures.store_url
-store = store_fixtures.store
 
 T0 = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
 

@@ -7,7 +7,14 @@ from typing import TYPE_CHECKING
 
 import click
 
-from redline.cli._output import config_path, echo, echo_json, print_table
+from redline.cli._output import (
+    config_path,
+    echo,
+    echo_json,
+    format_option,
+    json_option,
+    print_table,
+)
 from redline.cli._store import resolve_store, store_option
 
 if TYPE_CHECKING:
@@ -48,14 +55,8 @@ def _fraction(_ctx: click.Context, _param: click.Parameter, value: str | None) -
     type=click.Path(dir_okay=False, path_type=Path),
     help="Write a pull-request comment (Markdown).",
 )
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["human", "json", "github"]),
-    default="human",
-    help="human (default), json, or github (workflow annotations).",
-)
-@click.option("--json", "as_json", is_flag=True, help="Same as --format json.")
+@format_option
+@json_option
 @store_option
 def gate(
     ctx: click.Context,
