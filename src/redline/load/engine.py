@@ -147,6 +147,7 @@ class Engine:
         self.t0 = time.perf_counter()
         self.wall0 = time.time()
         self._cpu0 = time.process_time()
+        self._wait0 = _run_queue_wait()
         self._interval_t = self.t0
         helpers = [
             loop.create_task(self._sweeper()),
@@ -572,7 +573,9 @@ class Engine:
             return
         cpu_now = time.process_time()
         cpu = (cpu_now - self._cpu0) / span
-        self._cpu0, self._interval_t = cpu_now, now
+        wait_now = _run_queue_wait()
+        waiting = (wait_now - self._wait0) / span
+        self._cpu0, self._wait0, self._interval_t = cpu_now, wait_now, now
         lags, self._lags = sorted(self._lags), []
         # The 90th percentile: a median of ten samples a second misses the bursts.
         lag = lags[len(lags) * 9 // 10] if lags else 0.0
@@ -590,6 +593,7 @@ class Engine:
             cpu=round(cpu, 3),
             lag_ms=round(lag * 1000, 3),
             late_ms=round(late * 1000, 3),
+            waiting=round(waiting, 3),
         )
         self._last_requests = self.requests
         self._last_errors = sum(self.errors.values())
@@ -760,3 +764,13 @@ def _weighted_cycle(prepared: list[Prepared]) -> list[Prepared]:
         cycle += [p] * max(1, round(1000 * max(p.spec.weight, 0.0) / total))
     random.Random(1).shuffle(cycle)
     return cycle
+
+
+def _run_queue_wait() -> float:
+    """Seconds this thread has spent ready to run but waiting for a CPU (Linux's
+    ``/proc/thread-self/schedstat``, second field, nanoseconds); 0 where there is none."""
+    try:
+        with open("/proc/thread-self/schedstat", "rb") as f:
+            return int(f.read().split()[1]) / 1e9
+    except (OSError, IndexError, ValueError):
+        return 0.0
