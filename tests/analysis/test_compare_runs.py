@@ -100,3 +100,19 @@ def test_bad_run_sets_exit_2(tmp_path: Path) -> None:
     assert disjoint.code == 2 and "no metric in common" in disjoint.err
     for r in (unknown, half, disjoint):
         assert "Traceback" not in r.text
+
+
+def test_column_narrows_a_run_set_comparison(tmp_path: Path) -> None:
+    url = _url(tmp_path)
+    with open_store(url) as store:
+        h = History(store)
+        base = h.baseline(n=6)
+        cand = [h.run(p99=130.0, commit="feat", branch="feature") for _ in range(3)]
+    args = ["compare", "--store", url, "--baseline-runs", ",".join(base)]
+    args += ["--candidate-runs", ",".join(cand)]
+    r = run_cli(*args, "--column", "rps", cwd=tmp_path)
+    assert r.code == 0, r.text
+    assert "rps" in r.out and "p99_ms" not in r.out
+    assert "student t at alpha 0.01" in r.out  # 6 vs 3 runs: too few for ranks
+    missing = run_cli(*args, "--column", "p42_ms", cwd=tmp_path)
+    assert missing.code == 2 and "p42_ms" in missing.err and "hint:" in missing.err

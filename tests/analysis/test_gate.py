@@ -100,9 +100,9 @@ def test_no_baseline_is_could_not_decide(store: Store) -> None:
 def test_the_candidates_own_commit_is_never_its_baseline(store: Store) -> None:
     h = History(store)
     h.baseline(n=3)
-    for _ in range(3):
-        h.run(p99=100.0, commit="same", branch="main")
-    result = run_gate(store, name="checkout")
+    same = [h.run(p99=100.0, commit="same", branch="main") for _ in range(3)]
+    result = run_gate(store, run_ids=[same[-1]])  # one run named: its siblings are older
+    assert [r.id for r in result.candidate] == [same[-1]]
     assert not {r.commit for r in result.baseline.runs} & {"same"}
     assert any("own commit" in note for note in result.notes)
 
@@ -206,3 +206,23 @@ def test_cli_bad_input_exits_2_without_a_traceback(tmp_path: Path) -> None:
     assert bad.code == 2 and "did you mean 5%" in bad.err
     for r in (empty, both, bad):
         assert "Traceback" not in r.text
+
+
+def test_a_partial_default_keeps_the_gate_on(tmp_path: Path) -> None:
+    """`default: {min_effect: 3%}` alone once gated nothing: the gate always passed."""
+    cwd, url = _project(tmp_path, "regressions:\n  default: {min_effect: 3%}\n")
+    _regressed_store(url)
+    r = run_cli("gate", "checkout", "--env", "staging", "--json", cwd=cwd)
+    doc = r.json()
+    assert r.code == 1 and "p99_ms" in doc["gated"] and doc["regressed"] == ["p99_ms"]
+
+
+def test_a_commit_measured_on_main_keeps_a_full_baseline(store: Store) -> None:
+    h = History(store)
+    h.baseline(n=6)
+    for _ in range(3):
+        h.run(p99=100.0, commit="merge", branch="main")
+    result = run_gate(store, name="checkout")
+    assert len(result.candidate) == 3
+    assert len(result.baseline.runs) == 5  # five earlier commits, not 5 - 2
+    assert not any("own commit" in note for note in result.notes)

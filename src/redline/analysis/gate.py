@@ -49,6 +49,9 @@ class MetricPolicy:
     gate: bool | None = None
 
 
+DEFAULT_METRIC = MetricPolicy(min_effect_rel=MIN_EFFECT_REL, gate=True)
+
+
 @dataclass(frozen=True)
 class GatePolicy:
     """What fails a build: the statistics' settings and the metrics' minimum effects."""
@@ -56,7 +59,7 @@ class GatePolicy:
     alpha: float = ALPHA
     fdr: float | None = FDR
     inconclusive: Literal["fail", "pass"] = "fail"
-    default: MetricPolicy = MetricPolicy(min_effect_rel=MIN_EFFECT_REL, gate=True)
+    default: MetricPolicy = field(default_factory=lambda: DEFAULT_METRIC)
     metrics: Mapping[str, MetricPolicy] = field(default_factory=dict)
     main_branch: str = "main"
     baseline_runs: int = 5
@@ -68,10 +71,19 @@ class GatePolicy:
         def policy(m: Any) -> MetricPolicy:
             return MetricPolicy(m.min_effect, m.min_effect_abs, m.direction, m.gate)
 
+        # What `default:` leaves out keeps the built-in default (a 5 % minimum, gated):
+        # `default: {min_effect: 3%}` alone must not turn the gate off.
+        given = policy(section.default)
+        default = MetricPolicy(
+            DEFAULT_METRIC.min_effect_rel if given.min_effect_rel is None else given.min_effect_rel,
+            given.min_effect_abs,
+            given.direction,
+            DEFAULT_METRIC.gate if given.gate is None else given.gate,
+        )
         return cls(
             fdr=section.fdr or None,
             inconclusive=section.inconclusive,
-            default=policy(section.default),
+            default=default,
             metrics={name: policy(m) for name, m in section.metrics.items()},
             main_branch=section.main_branch,
             baseline_runs=section.baseline_runs,
@@ -193,7 +205,9 @@ def run_gate(
     candidate = _candidate(store, name, environment, run_ids)
     if rule is None and store.active_baseline(candidate[0].name, candidate[0].environment) is None:
         rule = BaselineRule.last_good(policy.baseline_runs, policy.main_branch)
-    baseline = resolve_baseline(store, candidate[0], rule)
+    # The baseline comes from before the candidate's first run, so a commit measured
+    # three times on main still gets the full N runs of earlier commits.
+    baseline = resolve_baseline(store, min(candidate, key=lambda r: r.started_at), rule)
     ours = {r.id for r in candidate}
     commit = candidate[0].commit
     kept = [r for r in baseline.runs if r.id not in ours and (not commit or r.commit != commit)]

@@ -171,7 +171,8 @@ def compare(
                 hint="redline compare --baseline-runs ID,ID --candidate-runs ID,ID",
             )
         url = resolve_store(ctx, store_url, env)
-        return _compare_runs(url, _ids(baseline_runs), _ids(candidate_runs), as_json, settings)
+        base_ids, cand_ids = _ids(baseline_runs), _ids(candidate_runs)
+        return _compare_runs(url, base_ids, cand_ids, columns, as_json, settings)
     if len(files) != 2:
         raise UsageError(
             f"compare takes two files, BASE and CANDIDATE; got {len(files)}",
@@ -217,7 +218,12 @@ def _ids(text: str) -> list[str]:
 
 
 def _compare_runs(
-    url: str, base_ids: list[str], cand_ids: list[str], as_json: bool, settings: dict[str, Any]
+    url: str,
+    base_ids: list[str],
+    cand_ids: list[str],
+    columns: Sequence[str],
+    as_json: bool,
+    settings: dict[str, Any],
 ) -> int:
     """Two sets of stored runs, metric by metric; with one run a side, their latency
     distributions too (advisory: one run each says nothing of run-to-run noise)."""
@@ -239,6 +245,13 @@ def _compare_runs(
             err=True,
         )
     names = sorted(set(base) & set(cand))
+    unknown = [c for c in columns if c not in names]
+    if unknown:
+        raise DataError(
+            f"both run sets must record {', '.join(map(repr, unknown))} to compare it",
+            hint=f"metrics both sets recorded: {', '.join(names) or 'none'}",
+        )
+    names = [n for n in names if not columns or n in columns]
     if not names:
         raise DataError(
             "the two sets of runs have no metric in common",
@@ -436,9 +449,11 @@ def render_comparison(
     )
     effects = sorted({f"{100 * m.min_effect_rel:g}%" for m in result.metrics})
     sizes = sorted({f"{m.n_baseline}/{m.n_candidate}" for m in result.metrics})
+    tests = sorted({(m.test or "").split(" (")[0] for m in result.metrics if m.test})
     echo(
-        f"medians of {' or '.join(sizes)} baseline/candidate runs; Mann-Whitney at alpha "
-        f"{result.alpha:g}; {fdr_text}; minimum effect {', '.join(effects)}"
+        f"medians of {' or '.join(sizes)} baseline/candidate runs; "
+        f"{' or '.join(tests) or 'no test'} at alpha {result.alpha:g}; {fdr_text}; "
+        f"minimum effect {', '.join(effects)}"
     )
     counts = ", ".join(f"{n} {v}" for v, n in sorted(result.counts.items()))
     echo(f"{'REGRESSED' if regressed else 'no regression'}: {counts}")
