@@ -536,8 +536,10 @@ def test_the_presets_are_valid_modest_and_quick(write: Write) -> None:
     text, _ = demo_config("http://127.0.0.1:1", "http://127.0.0.1:2/health")
     assert presets_yaml() in text
     path = write("redline.yaml", text)
+    write("catalog.csv", "id\n1\n")  # the regression story's scenario reads item ids
     loaded = load_config(path, environ={})
-    assert scenario_names(loaded) == ["normal", "peak", "stress"] == list(PRESETS)
+    assert scenario_names(loaded) == [*PRESETS, "catalog"]
+    assert list(PRESETS) == ["normal", "peak", "stress"]
     normal, peak, stress = (scenario_spec(loaded, n, "demo") for n in PRESETS)
     assert {s.target for s in (normal, peak, stress)} == {"http://127.0.0.1:1"}
     assert (normal.executor.kind, normal.executor.rate, normal.executor.duration) == (
@@ -570,6 +572,7 @@ def test_the_presets_check_what_the_demo_api_answers(tmp_path: Path) -> None:
 
         write_to.write_text(demo_config(endpoints.api_url, endpoints.worker_health_url)[0])
         (tmp_path / ".env.demo").write_text(f"DEMO_WORKER_HEALTH={endpoints.worker_health_url}\n")
+        (tmp_path / "catalog.csv").write_text("id\n1\n")
         spec = scenario_spec(load_config(write_to, environ={}), "normal", "demo")
         with httpx.Client(base_url=spec.target, timeout=10) as client:
             for request in spec.requests:
