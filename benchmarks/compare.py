@@ -21,23 +21,18 @@ import json
 import statistics
 import sys
 import time
-from collections import Counter
 from typing import Any
 
 import numpy as np
 
-from redline.analysis.compare import MetricSamples, compare_many, compare_samples
+from redline.analysis.compare import MetricSamples, compare_many
+from redline.analysis.synthetic import compare_trials
 
 
 def rates(
     effect: float, n: int, noise: float, trials: int, seed: int, **kwargs: Any
 ) -> dict[str, float]:
-    rng = np.random.default_rng(seed)
-    counts: Counter[str] = Counter()
-    for _ in range(trials):
-        base = 100 * rng.lognormal(0, noise, n)
-        cand = 100 * (1 + effect) * rng.lognormal(0, noise, n)
-        counts[compare_samples(base, cand, metric="m", **kwargs).verdict] += 1
+    counts = compare_trials(effect, n, noise=noise, trials=trials, seed=seed, **kwargs)
     return {v: counts[v] / trials for v in ("regressed", "unchanged", "inconclusive", "improved")}
 
 

@@ -12,19 +12,14 @@ from collections import Counter
 
 import numpy as np
 
-from redline.analysis.compare import MetricSamples, compare_many, compare_samples
+from redline.analysis.compare import MetricSamples, compare_many
+from redline.analysis.synthetic import compare_trials
 
 NOISE = 0.05
 
 
 def verdicts(effect: float, n: int, trials: int, seed: int, **kwargs: float) -> Counter[str]:
-    rng = np.random.default_rng(seed)
-    out: Counter[str] = Counter()
-    for _ in range(trials):
-        base = 100 * rng.lognormal(0, NOISE, n)
-        cand = 100 * (1 + effect) * rng.lognormal(0, NOISE, n)
-        out[compare_samples(base, cand, metric="p99_ms", **kwargs).verdict] += 1
-    return out
+    return compare_trials(effect, n, noise=NOISE, trials=trials, seed=seed, **kwargs)
 
 
 def test_a_a_with_30_runs_a_side_rarely_regresses() -> None:

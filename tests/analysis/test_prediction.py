@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from scipy import stats as scipy_stats
 
-from redline.analysis.compare import compare_samples
 from redline.analysis.stats import small_sample_test
+from redline.analysis.synthetic import compare_trials
 
 
 def test_the_p_value_is_students_t_on_the_prediction_error() -> None:
@@ -45,13 +45,10 @@ def test_a_constant_history() -> None:
 def _trials(
     shift: float, *, n_base: int, noise: float, trials: int, seed: int, n_cand: int = 1
 ) -> list[str]:
-    rng = np.random.default_rng(seed)
-    verdicts = []
-    for _ in range(trials):
-        base = 100.0 * np.exp(rng.normal(0.0, noise, n_base))
-        cand = 100.0 * (1 + shift) * np.exp(rng.normal(0.0, noise, n_cand))
-        verdicts.append(compare_samples(base, cand, metric="p99_ms").verdict)
-    return verdicts
+    counts = compare_trials(
+        shift, n_base, noise=noise, trials=trials, seed=seed, n_candidate=n_cand
+    )
+    return list(counts.elements())
 
 
 @pytest.mark.parametrize("n_cand", [1, 3])

@@ -16,6 +16,7 @@ change; :func:`with_missing` blanks runs of points with NaN.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
@@ -25,6 +26,7 @@ __all__ = [
     "NOISE",
     "ar1",
     "bimodal",
+    "compare_trials",
     "gaussian",
     "lognormal",
     "make_rng",
@@ -184,3 +186,28 @@ def with_missing(y: FloatArray, *, seed: Seed, runs: int = 3, max_len: int = 5) 
         start = int(rng.integers(0, max(len(out) - length, 1)))
         out[start : start + length] = np.nan
     return out
+
+
+def compare_trials(
+    effect: float,
+    n: int,
+    *,
+    noise: float,
+    trials: int,
+    seed: int,
+    n_candidate: int | None = None,
+    **settings: Any,
+) -> Counter[str]:
+    """Verdicts of :func:`~redline.analysis.compare.compare_samples` over ``trials`` simulated
+    comparisons: ``n`` baseline runs (``n_candidate`` candidate runs, default ``n``) of a
+    metric with lognormal run-to-run ``noise``, the candidate ``effect`` slower (0.10: 10 %)."""
+    from redline.analysis.compare import compare_samples
+
+    rng = make_rng(seed)
+    counts: Counter[str] = Counter()
+    for _ in range(trials):
+        base = 100 * rng.lognormal(0, noise, n)
+        cand = 100 * (1 + effect) * rng.lognormal(0, noise, n_candidate or n)
+        verdict = compare_samples(base.tolist(), cand.tolist(), metric="m", **settings).verdict
+        counts[verdict] += 1
+    return counts
