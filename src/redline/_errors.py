@@ -17,7 +17,10 @@ exit code the CLI returns for it and a hint that says what to do next::
     ├── StoreError                    exit 2: the store could not be used
     │   ├── StoreUnavailableError     the store URL does not connect
     │   └── StoreSchemaError          the store's schema is newer than this redline
-    └── DemoError                     exit 2: the demo system could not start
+    ├── DemoError                     exit 2: the demo system could not start
+    └── DeployError                   exit 2: a deploy could not be planned or run
+        ├── DeployLockedError         exit 6: another deploy holds the environment's lock
+        └── RollbackError             exit 4: a rollback failed or was refused
 
 Messages never contain secret values: errors are built from names, paths and
 key ids, and the CLI passes every message through the redactor as well.
@@ -37,8 +40,11 @@ __all__ = [
     "ConfigNotFoundError",
     "DataError",
     "DemoError",
+    "DeployError",
+    "DeployLockedError",
     "EnvContractError",
     "RedlineError",
+    "RollbackError",
     "SecretsError",
     "SecretsKeyError",
     "SecretsTamperedError",
@@ -147,3 +153,21 @@ class DemoError(RedlineError):
     """The demo system could not be started or stopped."""
 
     exit_code = 2
+
+
+class DeployError(RedlineError):
+    """A deploy could not be planned or run (a bad recipe, a missing release)."""
+
+    exit_code = 2
+
+
+class DeployLockedError(DeployError):
+    """Another deploy holds the environment's lock; the message names its owner and age."""
+
+    exit_code = 6
+
+
+class RollbackError(DeployError):
+    """A rollback failed, or was refused before anything changed (e.g. the schema guard)."""
+
+    exit_code = 4
