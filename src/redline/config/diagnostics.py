@@ -50,6 +50,8 @@ RULES: dict[str, Rule] = {
         Rule("RL120", "requests-or-flow", "a scenario needs exactly one of requests or flow"),
         Rule("RL121", "bad-threshold", "a threshold key or expression that does not parse"),
         Rule("RL122", "unknown-scenario", "a name that is not a declared scenario"),
+        Rule("RL123", "unknown-placeholder", "a deploy command uses a {name} no deploy fills"),
+        Rule("RL124", "unknown-check", "a name that is not one of the service's checks"),
         # .env files and the variable contract (EnvironmentManager)
         Rule("RL201", "env-duplicate-key", "a key is set twice in a .env file"),
         Rule("RL202", "env-no-value", "a .env line has a key without '='"),

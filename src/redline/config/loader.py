@@ -23,6 +23,7 @@ from typing import Any
 
 from redline._errors import ConfigInvalidError, ConfigNotFoundError, UnknownEnvironmentError
 from redline.config import checks as semantic
+from redline.config.deploy_checks import check_deploy
 from redline.config.diagnostics import Diagnostic, sort_key
 from redline.config.interpolate import Problem, expand
 from redline.config.schema import Config, SecretsConfig
@@ -501,6 +502,7 @@ def _resolve(
     diags.extend(model_diags)
     diags.extend(semantic.check_env(one.data, one.smap, one.display))
     diags.extend(semantic.check_load(one.data, one.smap, one.display, loaded.base_dir))
+    diags.extend(check_deploy(one.data, one.smap, one.display))
     return (model if not diags else None), diags
 
 

@@ -362,6 +362,107 @@ class Check(_Interpolated):
         return self.plugins[protocol] if protocol in self.plugins else getattr(self, protocol)
 
 
+class DeployHooks(_Interpolated):
+    """Commands run around a deploy's switch; each list runs in order, templated."""
+
+    before_switch: list[str] = Field(default_factory=list)
+    after_switch: list[str] = Field(default_factory=list)
+    on_failure: list[str] = Field(default_factory=list)
+    after_rollback: list[str] = Field(default_factory=list)
+
+
+class CommandRecipeConfig(_Interpolated):
+    """The team's own commands: ``deploy: ./deploy.sh {version}``."""
+
+    deploy: str = Field(min_length=1)
+    rollback: str | None = None
+    timeout: Duration = Field(default=600.0, gt=0)
+    cwd: str | None = None
+
+
+class ReleasesRecipeConfig(_Interpolated):
+    """A Capistrano-style directory: ``releases/<id>/``, ``shared/``, an atomic ``current``."""
+
+    root: str = Field(min_length=1)
+    populate: str = Field(min_length=1)
+    shared: list[str] = Field(default_factory=list)
+    keep_releases: int = Field(default=5, ge=2)
+    start: str | None = None
+    stop: str | None = None
+    reload: str | None = None
+    timeout: Duration = Field(default=600.0, gt=0)
+
+
+class SchemaGuardConfig(_Interpolated):
+    """The database schema revisions a release can run against (an Alembic version table)."""
+
+    dsn: str = Field(min_length=1)
+    min: ScalarText | None = None
+    max: ScalarText | None = None
+    table: str = "alembic_version"
+    column: str = "version_num"
+
+
+class SmokeConfig(_Interpolated):
+    """After the switch: the service's checks until all pass or the deadline passes."""
+
+    deadline: Duration = Field(default=60.0, gt=0)
+    interval: Duration = Field(default=2.0, gt=0)
+
+
+class SoakConfig(_Interpolated):
+    """Then: latency and errors under a modest load for a while, judged per interval."""
+
+    duration: Duration = Field(default=300.0, gt=0)
+    interval: Duration = Field(default=30.0, gt=0)
+    scenario: str | None = None
+    rate: Rate | None = None
+    thresholds: dict[str, Expressions] = Field(default_factory=dict)
+
+
+class VerifyPolicyConfig(_Interpolated):
+    """When verification fails, in Argo Rollouts' terms."""
+
+    failure_limit: int = Field(default=0, ge=0)
+    consecutive_error_limit: int = Field(default=4, ge=0)
+    no_data: Literal["fail", "pass", "inconclusive"] = "fail"
+    inconclusive: Literal["hold", "rollback", "continue"] = "rollback"
+
+
+class VerifyConfig(_Interpolated):
+    """The verification phases after a switch; ``shadow`` checks are recorded, never decide."""
+
+    smoke: SmokeConfig = Field(default_factory=SmokeConfig)
+    soak: SoakConfig | None = None
+    policy: VerifyPolicyConfig = Field(default_factory=VerifyPolicyConfig)
+    shadow: list[str] = Field(default_factory=list)
+
+
+class ServiceDeploy(_Interpolated):
+    """How a service is deployed and verified: one recipe (``command`` or ``releases``)."""
+
+    command: CommandRecipeConfig | None = None
+    releases: ReleasesRecipeConfig | None = None
+    hooks: DeployHooks = Field(default_factory=DeployHooks)
+    schema_: SchemaGuardConfig | None = Field(default=None, alias="schema")
+    verify: VerifyConfig = Field(default_factory=VerifyConfig)
+
+    @model_validator(mode="after")
+    def _one_recipe(self) -> ServiceDeploy:
+        if (self.command is None) == (self.releases is None):
+            raise PydanticCustomError(
+                "one_recipe", "a deploy has one recipe: command: or releases:, not both or neither"
+            )
+        return self
+
+
+class DeploySettings(_Model):
+    """The ``deploy:`` section: what every deploy shares."""
+
+    lock_ttl: Duration = Field(default=1800.0, gt=0)
+    max_consecutive_auto_rollbacks: int = Field(default=2, ge=1)
+
+
 class Service(_Interpolated):
     """Something deployed: its kind, what it depends on, and its checks."""
 
@@ -370,6 +471,7 @@ class Service(_Interpolated):
     url: str | None = None
     depends_on: list[str] = Field(default_factory=list)
     checks: list[Check] = Field(default_factory=list)
+    deploy: ServiceDeploy | None = None
 
 
 class Environment(_Model):
@@ -702,6 +804,7 @@ class Config(_Model):
     services: dict[str, Service] = Field(default_factory=dict)
     load: Load = Field(default_factory=Load)
     regressions: Regressions = Field(default_factory=Regressions)
+    deploy: DeploySettings = Field(default_factory=DeploySettings)
 
     @field_validator("variables")
     @classmethod
