@@ -72,6 +72,11 @@ _COMMANDS: dict[str, tuple[str, str, str]] = {
         "gate",
         "CI gate: exit 1 when a gated metric regressed against its baseline.",
     ),
+    "releases": (
+        "redline.cli.releases_cmd",
+        "releases",
+        "Deploy history of an environment; `releases show ID` explains one.",
+    ),
     "demo": (
         "redline.cli.demo_cmd",
         "demo",
