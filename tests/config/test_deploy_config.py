@@ -110,3 +110,11 @@ def test_unknown_keys_and_bad_values(write: Callable[..., Path]) -> None:
                         "policy: {failure_limit: -1, inconclusive: wait, retries: 2}")  # fmt: skip
     rules = sorted(r for _, r, _ in _problems(write, text))
     assert rules.count("unknown-key") == 1 and len(rules) == 3
+
+
+def test_shell_braces_are_left_alone(write: Callable[..., Path]) -> None:
+    text = GOOD.replace(
+        "./deploy.sh {service} {version}",
+        "./deploy.sh {version} && awk '{print $1}' /tmp/x && echo {a,b}",
+    )
+    assert _problems(write, text) == []

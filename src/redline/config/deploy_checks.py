@@ -21,7 +21,9 @@ __all__ = ["PLACEHOLDERS", "check_deploy"]
 # What a deploy fills in a command: the version being deployed (or rolled back to), the one
 # before it, the environment, the service, and for a release directory its paths.
 PLACEHOLDERS = ("version", "previous_version", "env", "service", "release_dir", "current")
-_PLACEHOLDER = re.compile(r"(?<!\{)\{([^{}]*)\}(?!\})")
+# A placeholder is an identifier in braces; `{{`/`}}` are literal braces, `${VAR}` is the
+# shell's and other braces (`awk '{print $1}'`, `{a,b}`) are left alone, as the recipes do.
+_PLACEHOLDER = re.compile(r"\{\{|\}\}|(?<!\$)\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _COMMANDS = {
     "command": ("deploy", "rollback"),
     "releases": ("populate", "start", "stop", "reload"),
@@ -49,7 +51,7 @@ def check_deploy(
 
         for sub, command in _commands(deploy):
             for placeholder in _PLACEHOLDER.findall(command):
-                if placeholder not in PLACEHOLDERS:
+                if placeholder and placeholder not in PLACEHOLDERS:
                     close = closest(placeholder, PLACEHOLDERS)
                     report(
                         sub,
