@@ -423,10 +423,10 @@ class SoakConfig(_Interpolated):
 class VerifyPolicyConfig(_Interpolated):
     """When verification fails, in Argo Rollouts' terms."""
 
-    failure_limit: int = Field(default=0, ge=0)
+    failure_limit: int = Field(default=1, ge=0)
     consecutive_error_limit: int = Field(default=4, ge=0)
-    no_data: Literal["fail", "pass", "inconclusive"] = "fail"
-    inconclusive: Literal["hold", "rollback", "continue"] = "rollback"
+    no_data: Literal["fail", "pass", "inconclusive"] = "inconclusive"
+    inconclusive: Literal["hold", "rollback", "continue"] = "hold"
 
 
 class VerifyConfig(_Interpolated):
