@@ -42,7 +42,9 @@ def test_upgrade_then_info(store_url: str) -> None:
     assert info["revision"] == info["head"] == HEAD_REVISION and info["up_to_date"] is True
     assert info["rows"] == {
         "baselines": 0,
+        "deploy_locks": 0,
         "histograms": 0,
+        "lock_events": 0,
         "releases": 0,
         "run_metrics": 1,
         "runs": 1,

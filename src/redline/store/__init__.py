@@ -1,4 +1,4 @@
-"""The store: where redline keeps runs, metrics, histograms, samples, releases, baselines.
+"""The store: where redline keeps runs, metrics, samples, releases, baselines, deploy locks.
 
 One schema on SQLite (the embedded default, ``.redline/redline.db``) and on
 PostgreSQL (for a team), created and migrated automatically on first use.
@@ -22,6 +22,8 @@ from typing import TYPE_CHECKING, Any
 _LAZY: dict[str, str] = {
     "BaselineRecord": "redline.store.baselines",
     "HistogramRecord": "redline.store.records",
+    "LockEventRecord": "redline.store.locks",
+    "LockRecord": "redline.store.locks",
     "MetricRecord": "redline.store.records",
     "ReleaseRecord": "redline.store.records",
     "RunRecord": "redline.store.records",
@@ -36,6 +38,8 @@ _LAZY: dict[str, str] = {
 __all__ = [
     "BaselineRecord",
     "HistogramRecord",
+    "LockEventRecord",
+    "LockRecord",
     "MetricRecord",
     "ReleaseRecord",
     "RunRecord",
@@ -51,6 +55,7 @@ if TYPE_CHECKING:
     from redline.store.append import append_run
     from redline.store.baselines import BaselineRecord
     from redline.store.core import Store, open_store
+    from redline.store.locks import LockEventRecord, LockRecord
     from redline.store.records import (
         HistogramRecord,
         MetricRecord,

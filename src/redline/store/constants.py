@@ -12,7 +12,7 @@ from typing import Final
 __all__ = ["BUSY_TIMEOUT_MS", "HEAD_REVISION", "VERSION_TABLE"]
 
 # The schema revision this redline writes; see migrate.py for adding a migration.
-HEAD_REVISION: Final = "0002"
+HEAD_REVISION: Final = "0003"
 VERSION_TABLE: Final = "alembic_version"
 # How long a SQLite writer waits for another process's lock before giving up.
 BUSY_TIMEOUT_MS: Final = 5000

@@ -11,6 +11,7 @@ from sqlalchemy.engine import Engine
 from redline.store import tables as t
 from redline.store.baselines import BaselinesRepository
 from redline.store.connection import Clock, create_store_engine, unavailable, utcnow
+from redline.store.locks import LocksRepository
 from redline.store.migrate import (
     HEAD_REVISION,
     known_revisions,
@@ -58,8 +59,10 @@ def open_store(url: str, *, upgrade: bool = True, clock: Clock = utcnow) -> Stor
     return Store(engine, target, clock=clock, applied_migrations=applied)
 
 
-class Store(RunsRepository, SamplesRepository, ReleasesRepository, BaselinesRepository):
-    """Runs, metrics, histograms, samples, releases and baselines, in SQLite or PostgreSQL.
+class Store(
+    RunsRepository, SamplesRepository, ReleasesRepository, BaselinesRepository, LocksRepository
+):
+    """Runs, metrics, histograms, samples, releases, baselines, locks: SQLite or PostgreSQL.
 
     Get one with :func:`open_store`; close it (or use it as a context manager)
     when done. Every method is one short transaction, so one Store may be shared

@@ -30,7 +30,9 @@ __all__ = [
     "Json",
     "UTCDateTime",
     "baselines",
+    "deploy_locks",
     "histograms",
+    "lock_events",
     "metadata",
     "releases",
     "run_metrics",
@@ -198,4 +200,36 @@ baselines = sa.Table(
     sa.Column("who_host", sa.Text),
     sa.Column("created_at", UTCDateTime, nullable=False),
     sa.Index(None, "name", "environment", "created_at"),
+)
+
+# One row per environment while a deploy holds its lock: the primary key is what makes
+# taking it atomic (insert if absent), and ``token`` what makes a takeover a
+# compare-and-swap. Times are the holder's clock, seconds of TTL after its last heartbeat.
+deploy_locks = sa.Table(
+    "deploy_locks",
+    metadata,
+    sa.Column("environment", sa.Text, primary_key=True),
+    sa.Column("token", sa.String(32), nullable=False),
+    sa.Column("owner", sa.Text, nullable=False),
+    sa.Column("host", sa.Text, nullable=False),
+    sa.Column("pid", sa.Integer, nullable=False),
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("acquired_at", UTCDateTime, nullable=False),
+    sa.Column("heartbeat_at", UTCDateTime, nullable=False),
+    sa.Column("ttl_seconds", sa.Double, nullable=False),
+)
+
+# The audit trail of the deploy locks: acquired, released, taken_over (a stale lock),
+# forced_unlock. It outlives the locks it describes.
+lock_events = sa.Table(
+    "lock_events",
+    metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("environment", sa.Text, nullable=False),
+    sa.Column("event", sa.Text, nullable=False),
+    sa.Column("owner", sa.Text, nullable=False),
+    sa.Column("previous_owner", sa.Text),
+    sa.Column("at", UTCDateTime, nullable=False),
+    sa.Column("detail", sa.Text),
+    sa.Index(None, "environment", "at"),
 )
