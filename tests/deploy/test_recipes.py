@@ -320,7 +320,7 @@ def test_rollback_deploys_the_target_version_then_runs_after_rollback(tmp_path: 
     assert (app / "VERSION").read_text() == "1.4.1\n"
     assert log.read_text().splitlines()[-1] == "after_rollback 1.4.1 from 1.4.2"
 
-    explicit = CommandRecipe(deploy="exit 9", rollback=f"echo rolled back to {{version}}")
+    explicit = CommandRecipe(deploy="exit 9", rollback="echo rolled back to {version}")
     steps = explicit.rollback(back)
     assert steps[0].output == "rolled back to 1.4.1\n" and steps[0].ok
 

@@ -37,7 +37,6 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
 
 from redline._errors import DeployError
 from redline.redact import REDACTOR, Redactor
@@ -440,7 +439,3 @@ class Steps:
             if not ok and stop:
                 return False
         return ok
-
-
-def path_or_none(path: Path | None) -> str | None:
-    return None if path is None else os.fspath(path)
