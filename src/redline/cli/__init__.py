@@ -72,6 +72,21 @@ _COMMANDS: dict[str, tuple[str, str, str]] = {
         "gate",
         "CI gate: exit 1 when a gated metric regressed against its baseline.",
     ),
+    "deploy": (
+        "redline.cli.deploy_cmd",
+        "deploy",
+        "Deploy VERSION, verify it, go live or roll back by itself.",
+    ),
+    "rollback": (
+        "redline.cli.deploy_cmd",
+        "rollback",
+        "Roll an environment back by hand to a known-good release.",
+    ),
+    "recover": (
+        "redline.cli.deploy_cmd",
+        "recover",
+        "Finish what a killed deploy left: roll back or mark it aborted.",
+    ),
     "releases": (
         "redline.cli.releases_cmd",
         "releases",

@@ -47,7 +47,7 @@ __all__ = [
 
 EXIT_LIVE, EXIT_NOT_SWITCHED, EXIT_ROLLED_BACK, EXIT_ROLLBACK_FAILED = 0, 1, 3, 4
 EXIT_LOOP_GUARD = 7
-_SWITCH_PHASES = ("deploy", "after_switch")  # a recipe step of these may have switched
+_SWITCH_PHASES = ("deploy", "switch", "after_switch")  # a recipe step that may have switched
 
 
 class Recipe(Protocol):

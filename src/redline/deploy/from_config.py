@@ -1,0 +1,163 @@
+"""From ``redline.yaml`` to a :class:`~redline.deploy.pipeline.Pipeline`: recipes and the
+verification seam, for the services of one environment that have a ``deploy:`` section."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from redline._errors import DeployError, RollbackError
+from redline.deploy.pipeline import Pipeline, Recipe, Verdict
+from redline.deploy.recipes import CommandRecipe, DeployContext, Hooks, StepResult
+
+if TYPE_CHECKING:
+    from redline.config.loader import LoadedConfig
+    from redline.config.schema import ServiceDeploy
+
+__all__ = ["ReleasesRecipe", "pipeline_from_config", "recipe_of"]
+
+
+class ReleasesRecipe:
+    """A release-directory recipe seen as the pipeline sees recipes: a rollback to a
+    version switches back to that version's newest release on disk, and prepares nothing;
+    a deploy also cleans up old releases, never the current one nor the previous."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+
+    def deploy(self, ctx: DeployContext) -> list[StepResult]:
+        rd = self.inner.release_dir
+        before = rd.current()
+        steps: list[StepResult] = self.inner.deploy(ctx)
+        if all(s.ok for s in steps):
+            rd.cleanup(protect={p for p in (before, rd.current()) if p})
+        return steps
+
+    def rollback(self, ctx: DeployContext) -> list[StepResult]:
+        release_id = self.inner.release_dir.find(ctx.version)
+        if release_id is None:
+            raise RollbackError(
+                f"no release of {ctx.version} under {self.inner.release_dir.releases_path}",
+                hint="it was cleaned up (raise keep_releases), or never deployed here",
+            )
+        result: list[StepResult] = self.inner.rollback_to(release_id, ctx)
+        return result
+
+
+def recipe_of(spec: ServiceDeploy, base_dir: Path) -> Recipe:
+    """The recipe a service's ``deploy:`` describes; commands run in the config's directory."""
+    hooks = Hooks(
+        before_switch=spec.hooks.before_switch,
+        after_switch=spec.hooks.after_switch,
+        on_failure=spec.hooks.on_failure,
+        after_rollback=spec.hooks.after_rollback,
+    )
+    if spec.command is not None:
+        c = spec.command
+        cwd = base_dir / c.cwd if c.cwd else base_dir
+        return CommandRecipe(c.deploy, c.rollback, timeout=c.timeout, cwd=cwd, hooks=hooks)
+    from redline.deploy.releasedir import ReleaseDir, ReleaseDirRecipe
+
+    r = spec.releases
+    assert r is not None  # the config allows exactly one recipe
+    root = Path(r.root) if Path(r.root).is_absolute() else base_dir / r.root
+    return ReleasesRecipe(
+        ReleaseDirRecipe(
+            ReleaseDir(root, r.keep_releases, r.shared),
+            populate=r.populate,
+            start=r.start,
+            stop=r.stop,
+            reload=r.reload,
+            hooks=hooks,
+            timeout=r.timeout,
+        )
+    )
+
+
+def pipeline_from_config(
+    store: Any,
+    loaded: LoadedConfig,
+    environment: str,
+    *,
+    services: Sequence[str] = (),
+    interrupted: Any = None,
+) -> Pipeline:
+    """The pipeline for ``environment``: every service with a ``deploy:`` (or ``services``)."""
+    config = loaded.config(environment)
+    chosen = {
+        name: s.deploy
+        for name, s in config.services.items()
+        if s.deploy is not None and (not services or name in services)
+    }
+    unknown = [s for s in services if s not in config.services]
+    if unknown:
+        raise DeployError(
+            f"no service {', '.join(map(repr, unknown))} in the config",
+            hint=f"services: {', '.join(config.services)}",
+        )
+    recipes = {name: recipe_of(spec, loaded.base_dir) for name, spec in chosen.items()}
+    return Pipeline(
+        store,
+        environment,
+        recipes=recipes,
+        verify=_verifier(loaded, environment, chosen),
+        lock_ttl=config.deploy.lock_ttl,
+        max_consecutive_auto_rollbacks=config.deploy.max_consecutive_auto_rollbacks,
+        **({"interrupted": interrupted} if interrupted is not None else {}),
+    )
+
+
+def _verifier(loaded: LoadedConfig, environment: str, chosen: dict[str, Any]) -> Any:
+    """The verification seam: the deployed services' checks (smoke), then the soak."""
+    from redline.deploy import verify as v
+
+    first = next(iter(chosen.values()))
+    cfg = first.verify
+    policy = v.Policy(
+        failure_limit=cfg.policy.failure_limit,
+        consecutive_error_limit=cfg.policy.consecutive_error_limit,
+        no_data=cfg.policy.no_data,
+        inconclusive=cfg.policy.inconclusive,
+        shadow=frozenset(f"{name}/{check}" for name in chosen for check in cfg.shadow),
+    )
+
+    async def run_checks(ids: frozenset[str]) -> Sequence[Any]:
+        from redline.validation import DeploymentValidator
+
+        def run() -> Sequence[Any]:
+            report = DeploymentValidator(loaded, environment).run(services=tuple(chosen))
+            results = [x.result for x in report.verdicts if x.result is not None]
+            return [r for r in results if not ids or r.id in ids]
+
+        return await asyncio.to_thread(run)
+
+    def verify(ctx: DeployContext, smoke_only: bool) -> Verdict:
+        smoke = v.Smoke(deadline=cfg.smoke.deadline, interval=cfg.smoke.interval)
+        measure, soak = None, None
+        if cfg.soak is not None and not smoke_only:
+            measure, soak = _soak(loaded, environment, cfg.soak, v)
+        result = asyncio.run(
+            v.verify(checks=run_checks, smoke=smoke, measure=measure, soak=soak, policy=policy)
+        )
+        data = result.to_dict()
+        reasons = tuple(str(r.get("reason") or r) for r in data.get("reasons", []))
+        return Verdict(result.decision, result.action, reasons, data)
+
+    return verify
+
+
+def _soak(loaded: LoadedConfig, environment: str, cfg: Any, v: Any) -> tuple[Any, Any]:
+    from redline.load.scenarios import scenario_spec
+
+    if cfg.scenario is None:
+        raise DeployError(
+            "a soak needs a load scenario to measure with",
+            hint="set verify.soak.scenario to one under load.scenarios",
+        )
+    spec = scenario_spec(loaded, cfg.scenario, environment)
+    rate = cfg.rate or spec.executor.rate or 10.0
+    measure = v.load_measure(spec, rate=rate, interval=cfg.interval)
+    soak = v.Soak(duration=cfg.duration, interval=cfg.interval, thresholds=cfg.thresholds)
+    return measure, soak
