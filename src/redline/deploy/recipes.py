@@ -223,25 +223,30 @@ def _execute(
     timeout: float,
     grace: float,
 ) -> tuple[int | None, _Capture, bool, str]:
-    proc = subprocess.Popen(
-        ["/bin/sh", "-c", command],
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        cwd=cwd,
-        env=environ,
-        start_new_session=True,
-    )
-    assert proc.stdout is not None
-    pipe = proc.stdout.fileno()
     capture = _Capture()
     sel = selectors.DefaultSelector()
-    sel.register(pipe, selectors.EVENT_READ)
-    exit_fd = _pidfd(proc.pid)
-    if exit_fd is not None:
-        sel.register(exit_fd, selectors.EVENT_READ)
+    try:
+        proc = subprocess.Popen(
+            ["/bin/sh", "-c", command],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            cwd=cwd,
+            env=environ,
+            start_new_session=True,
+        )
+    except BaseException:
+        sel.close()
+        raise
+    assert proc.stdout is not None
+    pipe = proc.stdout.fileno()
+    exit_fd: int | None = None
     finished = False
     try:
+        sel.register(pipe, selectors.EVENT_READ)
+        exit_fd = _pidfd(proc.pid)
+        if exit_fd is not None:
+            sel.register(exit_fd, selectors.EVENT_READ)
         deadline = time.monotonic() + timeout
         while proc.poll() is None:
             remaining = deadline - time.monotonic()
@@ -256,7 +261,9 @@ def _execute(
             note = "stopped reading: a background process still holds the output (redirect it)"
         finished = True
     finally:
-        if not finished:  # interrupted (KeyboardInterrupt, SIGTERM turned into an exception)
+        # Interrupted (KeyboardInterrupt, a SIGTERM handler's exception) while the shell
+        # still ran: end it. Once it exited, what it started in the background stays.
+        if not finished and proc.poll() is None:
             _end_group(proc, sel, pipe, capture, min(grace, 0.2))
         proc.wait()
         sel.close()
