@@ -5,6 +5,9 @@ from __future__ import annotations
 import hashlib
 import multiprocessing
 import os
+import random
+import subprocess
+import sys
 import time
 from multiprocessing.sharedctypes import Synchronized
 from multiprocessing.synchronize import Event
@@ -387,3 +390,36 @@ def test_bad_settings_are_refused(tmp_path: Path) -> None:
             ReleaseDir(tmp_path, shared=(bad,))
     with pytest.raises(DeployError, match=r"\{revision\} in the start command"):
         ReleaseDirRecipe(ReleaseDir(tmp_path), start="./start {revision}")
+
+
+SWITCHER = """
+import sys
+from redline.deploy.releasedir import ReleaseDir
+rd = ReleaseDir(sys.argv[1])
+ids = rd.releases()
+print("ready", flush=True)
+i = 0
+while True:
+    rd.switch(ids[i % len(ids)])
+    i += 1
+"""
+
+
+def test_a_switch_killed_at_any_moment_leaves_a_valid_current(tmp_path: Path) -> None:
+    rd = ReleaseDir(tmp_path)
+    ids = [rd.prepare(str(n), populate=f"printf {n} > VERSION").id for n in (1, 2, 3)]
+    rd.switch(ids[0])
+    rng = random.Random(6)
+    for _ in range(10):
+        proc = subprocess.Popen(
+            [sys.executable, "-c", SWITCHER, str(tmp_path)], stdout=subprocess.PIPE, text=True
+        )
+        assert proc.stdout is not None and proc.stdout.readline() == "ready\n"
+        time.sleep(rng.uniform(0, 0.02))  # somewhere in the middle of many switches
+        proc.kill()
+        proc.wait()
+        proc.stdout.close()
+        assert rd.current() in ids
+        assert (tmp_path / "current" / "VERSION").read_text() in {"1", "2", "3"}
+    rd.switch(ids[2])  # and the next switch sweeps any temporary link a kill left
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["current", "releases"]
