@@ -399,6 +399,8 @@ class SchemaGuardConfig(_Interpolated):
     dsn: str = Field(min_length=1)
     min: ScalarText | None = None
     max: ScalarText | None = None
+    revisions: list[ScalarText] = Field(default_factory=list)
+    order: list[ScalarText] = Field(default_factory=list)
     table: str = "alembic_version"
     column: str = "version_num"
 

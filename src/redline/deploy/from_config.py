@@ -98,6 +98,11 @@ def pipeline_from_config(
             hint=f"services: {', '.join(config.services)}",
         )
     recipes = {name: recipe_of(spec, loaded.base_dir) for name, spec in chosen.items()}
+    schemas = {name: spec.schema_ for name, spec in chosen.items() if spec.schema_ is not None}
+    snapshot = {
+        "config": loaded.raw,  # as written: ${VAR} references, never their values
+        "schema": {name: _range_of(g) for name, g in schemas.items()},
+    }
     return Pipeline(
         store,
         environment,
@@ -105,8 +110,46 @@ def pipeline_from_config(
         verify=_verifier(loaded, environment, chosen),
         lock_ttl=config.deploy.lock_ttl,
         max_consecutive_auto_rollbacks=config.deploy.max_consecutive_auto_rollbacks,
+        snapshot=snapshot,
+        schema_guard=_schema_guard(schemas) if schemas else None,
         **({"interrupted": interrupted} if interrupted is not None else {}),
     )
+
+
+def _range_of(guard: Any) -> dict[str, Any]:
+    return {
+        "min": guard.min,
+        "max": guard.max,
+        "revisions": list(guard.revisions),
+        "order": list(guard.order),
+    }
+
+
+def _schema_guard(schemas: dict[str, Any]) -> Any:
+    """Refuse a rollback to a release that cannot run on the database's schema revision:
+    the target's range is the one recorded with it, the revision is read now."""
+    from redline.deploy.schema_guard import SchemaRange, check_rollback, read_revision
+
+    def guard(target: Any) -> None:
+        recorded = (target.config_snapshot or {}).get("schema") or {}
+        for service, cfg in schemas.items():
+            declared = recorded.get(service)
+            if not declared or not (
+                declared.get("min") or declared.get("max") or declared.get("revisions")
+            ):
+                continue  # the target declared no schema: nothing to hold it to
+            allowed = SchemaRange.parse({k: v for k, v in declared.items() if v not in (None, [])})
+            try:
+                current = read_revision(cfg.dsn, table=cfg.table, column=cfg.column)
+            except DeployError as exc:
+                raise RollbackError(
+                    f"{service}: cannot read the database's schema revision ({exc.message}): "
+                    f"the rollback to {target.version} was refused and nothing was changed",
+                    hint="bring the database back, or roll back by hand once it is checked",
+                ) from None
+            check_rollback(target.version, allowed, current)
+
+    return guard
 
 
 def _verifier(loaded: LoadedConfig, environment: str, chosen: dict[str, Any]) -> Any:

@@ -118,6 +118,8 @@ class Pipeline:
         lock_ttl: float = 1800.0,
         max_consecutive_auto_rollbacks: int = 2,
         interrupted: Callable[[], bool] = lambda: False,
+        snapshot: Mapping[str, Any] | None = None,
+        schema_guard: Callable[[Any], None] | None = None,
     ) -> None:
         if not recipes:
             raise DeployError(
@@ -130,6 +132,12 @@ class Pipeline:
         self.lock_ttl = lock_ttl
         self.max_auto = max_consecutive_auto_rollbacks
         self.interrupted = interrupted
+        # recorded with each release (secrets redacted by the store); a rollback target's
+        # snapshot says which database schema revisions it runs on
+        self.snapshot = dict(snapshot or {})
+        # raises RollbackError (before anything changes) when a target cannot run on the
+        # database's current schema
+        self.schema_guard = schema_guard
         self._journal: list[dict[str, Any]] = []
         self._release_id = ""
 
@@ -183,6 +191,8 @@ class Pipeline:
                         return self._stop_before_switch(version, why)
                     return self._roll_back(version, good, why)
                 lock.heartbeat()
+            if self.interrupted():
+                return self._roll_back(version, good, "interrupted after the switch")
             self.store.update_release(self._release_id, state="verifying", steps=self._journal)
             verdict = self._verify(ctx_of(next(iter(self.recipes))), smoke_only=False)
             if verdict.decision == "pass" or verdict.action == "promote":
@@ -208,6 +218,8 @@ class Pipeline:
         with acquire(self.store, self.environment, reason="rollback", ttl=self.lock_ttl):
             current = self.last_known_good()
             target = self._target(to, current)
+            if self.schema_guard is not None:
+                self.schema_guard(target)  # refused before anything is recorded or changed
             self._start(target.version, current, reason or f"rollback to {target.version}")
             steps = self._rollback_steps(target.version, current.version if current else None)
             if not all(s.ok for s in steps):
@@ -264,6 +276,7 @@ class Pipeline:
             who_user=_user(getpass),
             who_host=socket.gethostname(),
             reason=REDACTOR.scrub(reason) if reason else None,
+            config_snapshot=self.snapshot or None,
         )
 
     def _contexts(self, version: str, previous: str | None) -> Callable[[str], DeployContext]:
@@ -325,6 +338,14 @@ class Pipeline:
                 [why, f"{chain} automatic rollbacks in a row (max_consecutive_auto_rollbacks "
                  f"{self.max_auto}): not rolling back again; a person must look"],
             )  # fmt: skip
+        if self.schema_guard is not None:
+            from redline._errors import RollbackError
+
+            try:
+                self.schema_guard(good)
+            except RollbackError as refused:
+                reason = f"rollback to {good.version} refused: {refused.message}"
+                return self._finish(version, "failed", EXIT_ROLLBACK_FAILED, [why, reason])
         steps = self._rollback_steps(good.version, version)
         if not all(s.ok for s in steps):
             return self._finish(
