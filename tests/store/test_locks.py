@@ -12,7 +12,7 @@ from redline.redact import REDACTOR
 from redline.store import Store, open_store
 from redline.store import tables as t
 from redline.store.constants import HEAD_REVISION
-from redline.store.locks import LockRecord, expired
+from redline.store.locks import LockClaim, LockRecord, expired
 from redline.store.migrate import known_revisions, read_revision
 from tests.store.test_migrations import _alembic, raw_engine
 
@@ -20,7 +20,9 @@ T0 = datetime(2026, 11, 29, 9, 0, tzinfo=UTC)
 SECRET = "s3cr3t-lock-value"
 
 
-def claim(store: Store, owner: str, at: datetime, *, ttl: float = 60.0, reason: str = "deploy"):  # type: ignore[no-untyped-def]
+def claim(
+    store: Store, owner: str, at: datetime, *, ttl: float = 60.0, reason: str = "deploy"
+) -> LockClaim:
     return store.claim_lock(
         "prod", owner=owner, host="ci-3", pid=4242, reason=reason, ttl_seconds=ttl, at=at
     )

@@ -7,8 +7,9 @@ True
 
 A second deploy of the same environment fails at once (it never waits) with
 :class:`~redline.DeployLockedError` (exit 6), naming the holder, its reason and the
-lock's age. Taking the lock is one transaction on the environment's primary key, atomic
-on SQLite and PostgreSQL alike (:mod:`redline.store.locks`).
+lock's age, and carrying the holder as ``error.lock`` (a :class:`LockInfo`). Taking the
+lock is one transaction on the environment's primary key, atomic on SQLite and
+PostgreSQL alike (:mod:`redline.store.locks`).
 
 A lock is **stale** when its last heartbeat is older than its TTL (the holder hung, or its
 machine went away), or when it was taken on this host and its process is gone (killed:
