@@ -44,7 +44,9 @@ def result(check: str, outcome: str = "ok", reason: str = "", **kw: object) -> H
     return HealthCheckResult("api", check, "http", outcome, 0.01, reason, **kw)  # type: ignore[arg-type]
 
 
-def scripted_checks(script: dict[str, list[str]]) -> tuple[Callable[..., object], list[frozenset[str]]]:
+def scripted_checks(
+    script: dict[str, list[str]],
+) -> tuple[Callable[..., object], list[frozenset[str]]]:
     """A checks seam: each check's outcomes in turn (the last repeats); records what it was asked."""
     asked: list[frozenset[str]] = []
     turn: dict[str, int] = {}
@@ -147,9 +149,7 @@ def test_thresholds_read_as_the_load_engine_reads_them() -> None:
 
 # -- smoke -------------------------------------------------------------------------------
 def test_smoke_waits_for_a_slow_start_and_retries_only_what_failed() -> None:
-    checks, asked = scripted_checks(
-        {"health": ["error", "error", "fail", "ok"], "version": ["ok"]}
-    )
+    checks, asked = scripted_checks({"health": ["error", "error", "fail", "ok"], "version": ["ok"]})
     clock = FakeClock()
     r = run(run_smoke(checks, Smoke(deadline=30, interval=2), clock=clock, sleep=clock.sleep))  # type: ignore[arg-type]
     assert r.decision == "pass" and r.action == "promote"
@@ -168,7 +168,10 @@ def test_smoke_fails_at_the_deadline_naming_the_check_outcome_and_attempts() -> 
     (reason,) = r.reasons
     assert (reason.check, reason.outcome) == ("api/health", "fail")
     assert "health said fail" in reason.message
-    assert reason.counter == f"still fail after {len(asked)} rounds, {len(asked)} attempts (deadline 10s)"
+    assert (
+        reason.counter
+        == f"still fail after {len(asked)} rounds, {len(asked)} attempts (deadline 10s)"
+    )
     doc = json.loads(json.dumps(r.to_dict()))
     assert doc["reasons"][0]["check"] == "api/health"
 
@@ -190,7 +193,9 @@ def test_a_shadow_check_and_a_warning_are_recorded_and_never_decide() -> None:
 
     clock = FakeClock()
     policy = Policy(shadow=frozenset({"api/new-endpoint"}))
-    r = run(run_smoke(checks, Smoke(deadline=5, interval=1), policy, clock=clock, sleep=clock.sleep))
+    r = run(
+        run_smoke(checks, Smoke(deadline=5, interval=1), policy, clock=clock, sleep=clock.sleep)
+    )
     assert r.decision == "pass" and r.rounds == 1
     assert {f.check for f in r.reasons} == {"api/new-endpoint", "api/disk"}
     assert not any(f.decides for f in r.reasons)
@@ -202,8 +207,13 @@ def test_a_raising_checks_seam_is_an_error_and_then_inconclusive() -> None:
 
     clock = FakeClock()
     r = run(
-        run_smoke(checks, Smoke(deadline=60, interval=1), Policy(consecutive_error_limit=2),
-                  clock=clock, sleep=clock.sleep)
+        run_smoke(
+            checks,
+            Smoke(deadline=60, interval=1),
+            Policy(consecutive_error_limit=2),
+            clock=clock,
+            sleep=clock.sleep,
+        )
     )
     assert r.decision == "inconclusive" and r.action == "hold" and r.rounds == 3
     assert r.reasons[0].message == "the checks could not be run: RuntimeError: validator exploded"
@@ -211,7 +221,11 @@ def test_a_raising_checks_seam_is_an_error_and_then_inconclusive() -> None:
 
 @pytest.mark.parametrize(
     ("no_data", "decision", "action"),
-    [("fail", "fail", "rollback"), ("pass", "pass", "promote"), ("inconclusive", "inconclusive", "hold")],
+    [
+        ("fail", "fail", "rollback"),
+        ("pass", "pass", "promote"),
+        ("inconclusive", "inconclusive", "hold"),
+    ],
 )
 def test_smoke_without_checks_follows_the_no_data_policy(
     no_data: str, decision: str, action: str
@@ -219,7 +233,9 @@ def test_smoke_without_checks_follows_the_no_data_policy(
     checks, _ = scripted_checks({})
     clock = FakeClock()
     policy = Policy(no_data=no_data)  # type: ignore[arg-type]
-    r = run(run_smoke(checks, Smoke(deadline=1, interval=1), policy, clock=clock, sleep=clock.sleep))
+    r = run(
+        run_smoke(checks, Smoke(deadline=1, interval=1), policy, clock=clock, sleep=clock.sleep)
+    )
     assert (r.decision, r.action) == (decision, action)
     assert f"no_data policy: {no_data}" in r.reasons[0].message
 
@@ -248,7 +264,10 @@ def test_soak_stops_as_soon_as_the_failure_limit_is_exceeded() -> None:
         "decides": True,
     }
     assert doc["counters"]["p95_ms"] == {
-        "measured": 3, "failed": 2, "errors": 0, "consecutive_errors": 0
+        "measured": 3,
+        "failed": 2,
+        "errors": 0,
+        "consecutive_errors": 0,
     }
     assert sum(m["counted"] for m in doc["measurements"]) == 3
 
@@ -270,8 +289,14 @@ def test_a_raising_seam_is_an_error_never_a_crash_and_errors_are_not_failures() 
     boom = ConnectionError("generator lost")
     measure, _ = scripted_measure([boom, [p95(100)], boom, boom, boom, [p95(100)]])
     clock = FakeClock()
-    r = run(run_soak(measure, Soak(duration=30, interval=10, thresholds={"p95_ms": "<300"}),
-                     clock=clock, sleep=clock.sleep))  # type: ignore[arg-type]
+    r = run(
+        run_soak(
+            measure,
+            Soak(duration=30, interval=10, thresholds={"p95_ms": "<300"}),
+            clock=clock,
+            sleep=clock.sleep,
+        )
+    )  # type: ignore[arg-type]
     assert r.decision == "pass"
     # interval 1: the retry measured, so the seam's error does not count; interval 2: three
     # attempts raised, one error; interval 3 measured again, and the run of errors ends
@@ -285,7 +310,11 @@ def test_errors_beyond_the_consecutive_limit_are_inconclusive_and_the_policy_act
     measure, _ = scripted_measure([RuntimeError("no route to host")])
     clock = FakeClock()
     soak = Soak(duration=100, interval=10, thresholds={"p95_ms": "<300"})
-    for inconclusive, action in [("hold", "hold"), ("rollback", "rollback"), ("continue", "promote")]:
+    for inconclusive, action in [
+        ("hold", "hold"),
+        ("rollback", "rollback"),
+        ("continue", "promote"),
+    ]:
         policy = Policy(consecutive_error_limit=2, inconclusive=inconclusive)  # type: ignore[arg-type]
         r = run(run_soak(measure, soak, policy, clock=clock, sleep=clock.sleep))  # type: ignore[arg-type]
         assert (r.decision, r.action, r.intervals_run) == ("inconclusive", action, 3)
@@ -305,7 +334,10 @@ def test_no_data_at_all_is_decided_by_the_no_data_policy_and_says_so(
     measure, _ = scripted_measure([empty])
     clock = FakeClock()
     policy = Policy(no_data=no_data)  # type: ignore[arg-type]
-    for soak in (Soak(duration=20, interval=10), Soak(duration=20, interval=10, thresholds={"p95_ms": "<1"})):
+    for soak in (
+        Soak(duration=20, interval=10),
+        Soak(duration=20, interval=10, thresholds={"p95_ms": "<1"}),
+    ):
         r = run(run_soak(measure, soak, policy, clock=clock, sleep=clock.sleep))  # type: ignore[arg-type]
         assert r.decision == decision
         assert any(f"no data (no_data policy: {no_data})" in f.message for f in r.reasons)
@@ -314,8 +346,14 @@ def test_no_data_at_all_is_decided_by_the_no_data_policy_and_says_so(
 def test_a_value_missing_is_no_data_not_a_pass() -> None:
     measure, _ = scripted_measure([[p95(float("nan"))]])
     clock = FakeClock()
-    r = run(run_soak(measure, Soak(duration=20, interval=10, thresholds={"p95_ms": "<300"}),
-                     clock=clock, sleep=clock.sleep))  # type: ignore[arg-type]
+    r = run(
+        run_soak(
+            measure,
+            Soak(duration=20, interval=10, thresholds={"p95_ms": "<300"}),
+            clock=clock,
+            sleep=clock.sleep,
+        )
+    )  # type: ignore[arg-type]
     assert r.decision == "inconclusive" and r.reasons[0].check == "p95_ms"
 
 
@@ -323,8 +361,11 @@ def test_a_shadow_measurement_is_recorded_and_never_decides() -> None:
     measure, _ = scripted_measure([[p95(100), Measurement("new_p99_ms", 900, "ms")]])
     clock = FakeClock()
     soak = Soak(duration=30, interval=10, thresholds={"p95_ms": "<300", "new_p99_ms": "<300"})
-    r = run(run_soak(measure, soak, Policy(shadow=frozenset({"new_p99_ms"})),
-                     clock=clock, sleep=clock.sleep))  # type: ignore[arg-type]
+    r = run(
+        run_soak(
+            measure, soak, Policy(shadow=frozenset({"new_p99_ms"})), clock=clock, sleep=clock.sleep
+        )
+    )  # type: ignore[arg-type]
     assert r.decision == "pass" and r.intervals_run == 3
     shadow = [f for f in r.reasons if f.check == "new_p99_ms"]
     assert shadow and not any(f.decides for f in shadow)
@@ -337,16 +378,28 @@ def test_the_canary_judge_catches_a_doubled_p95_within_two_intervals() -> None:
     clock = FakeClock()
     judge = (JudgeMetric("p95_ms", tolerance=0.1),)
     bad, _ = scripted_measure([[p95(200, slow)]])
-    r = run(run_soak(bad, Soak(duration=100, interval=10, judge=judge, baseline={"p95_ms": base}),
-                     clock=clock, sleep=clock.sleep))  # type: ignore[arg-type]
+    r = run(
+        run_soak(
+            bad,
+            Soak(duration=100, interval=10, judge=judge, baseline={"p95_ms": base}),
+            clock=clock,
+            sleep=clock.sleep,
+        )
+    )  # type: ignore[arg-type]
     assert (r.decision, r.intervals_run) == ("fail", 2)
     (reason,) = r.reasons
     assert reason.check == "canary:p95_ms" and reason.counter == "failed 2 > failure_limit 1"
     assert reason.value == pytest.approx(100, rel=0.05) and reason.unit == "%"
     assert reason.samples == 20 and "canary judge" in reason.message
     good, _ = scripted_measure([[p95(100, list(reversed(base)))]])
-    r = run(run_soak(good, Soak(duration=50, interval=10, judge=judge, baseline={"p95_ms": base}),
-                     clock=clock, sleep=clock.sleep))  # type: ignore[arg-type]
+    r = run(
+        run_soak(
+            good,
+            Soak(duration=50, interval=10, judge=judge, baseline={"p95_ms": base}),
+            clock=clock,
+            sleep=clock.sleep,
+        )
+    )  # type: ignore[arg-type]
     assert r.decision == "pass" and r.intervals_run == 5
     assert r.reasons[-1].check == "canary" and r.reasons[-1].outcome == "pass"
     assert r.judgements[-1]["result"] == "pass"
@@ -366,8 +419,16 @@ def test_a_failed_smoke_skips_the_soak() -> None:
     checks, _ = scripted_checks({"health": ["fail"]})
     measure, calls = scripted_measure([[p95(100)]])
     clock = FakeClock()
-    v = run(verify(checks=checks, measure=measure, smoke=Smoke(deadline=2, interval=1),  # type: ignore[arg-type]
-                   soak=Soak(duration=10, interval=10), clock=clock, sleep=clock.sleep))
+    v = run(
+        verify(
+            checks=checks,
+            measure=measure,
+            smoke=Smoke(deadline=2, interval=1),  # type: ignore[arg-type]
+            soak=Soak(duration=10, interval=10),
+            clock=clock,
+            sleep=clock.sleep,
+        )
+    )
     assert (v.decision, v.action, v.soak, calls) == ("fail", "rollback", None, [0])
     doc = v.to_dict()
     assert doc["reasons"][0]["check"] == "api/health"
@@ -377,8 +438,16 @@ def test_smoke_then_soak_pass_and_nothing_to_verify_is_no_data() -> None:
     checks, _ = scripted_checks({"health": ["ok"]})
     measure, calls = scripted_measure([[p95(100)]])
     clock = FakeClock()
-    v = run(verify(checks=checks, measure=measure, smoke=Smoke(), clock=clock, sleep=clock.sleep,  # type: ignore[arg-type]
-                   soak=Soak(duration=30, interval=10, thresholds={"p95_ms": "<300"})))
+    v = run(
+        verify(
+            checks=checks,
+            measure=measure,
+            smoke=Smoke(),
+            clock=clock,
+            sleep=clock.sleep,  # type: ignore[arg-type]
+            soak=Soak(duration=30, interval=10, thresholds={"p95_ms": "<300"}),
+        )
+    )
     assert (v.decision, v.action, calls) == ("pass", "promote", [3])
     v = run(verify())
     assert (v.decision, v.action) == ("inconclusive", "hold")

@@ -19,22 +19,25 @@
   means; ``inconclusive`` what to do then (``hold``, ``rollback``, ``continue``). A name
   in ``shadow`` is measured and recorded, and never decides.
 
-Why these defaults (measured by ``tests/deploy/test_verify_flakiness.py``: 200 simulated
-deploys with 5 % of attempts failing at random, and defects that fail every attempt or
-double p95):
+Why these defaults (``tests/deploy/test_verify_flakiness.py``: 200 simulated deploys, 5 %
+of check and measurement attempts failing at random; defects failing every attempt or
+doubling p95; the smoke phase retries until its deadline, so its flakes never decide):
 
-- ``retries=2`` per soak interval: an interval fails only when three attempts in a row
-  fail, like a check's own retries; a 5 % flake then fails an interval with probability
-  0.05**3 = 1.25e-4. A real defect fails every attempt.
-- ``failure_limit=1``: one failed interval is tolerated, two fail the soak, so a defect
-  is rolled back at the second interval. With four measurements over ten intervals a
-  flake fails a deploy with probability about 4 * C(10, 2) * (1.25e-4)**2 = 3e-6; with
-  ``failure_limit=0`` it would be 5e-3 per deploy, one false rollback in 200.
+- ``Soak.retries=2``: a failing interval is measured again at once, and fails only when
+  three attempts in a row fail (a flake: 0.05**3 = 1.25e-4), like a check's own retries.
+  A real defect fails every attempt. The attempts run back to back, so a failing
+  interval of a load measurement takes up to three windows.
+- ``failure_limit=1``: one failed interval is tolerated, the second fails the soak, so a
+  defect is rolled back at the second interval. Four measurements over ten intervals
+  fail a healthy deploy with probability about 4 * C(10, 2) * (1.25e-4)**2 = 3e-6.
+  Measured on the same 200 healthy deploys: 0 rolled back; ``failure_limit=0``: 3;
+  ``retries=0``: 64; ``retries=1``: 1.
 - ``consecutive_error_limit=4`` (Argo's default): five intervals in a row that could not
-  measure, at 1.25e-4 each, never happen by chance; an outage of the measurer does.
-- The canary judge's ``fail`` counts as a failed interval of the measurement
-  ``canary:NAME`` (alpha 0.01, and a change must exceed the metric's ``tolerance``), so
-  one unlucky look is tolerated like any flake, and a doubled p95 fails every look.
+  measure do not happen by chance (1.25e-4 each); an outage of the measurer does.
+- The canary judge's ``fail`` counts as a failed interval of ``canary:NAME`` (alpha 0.01,
+  and the change must exceed the metric's ``tolerance``): one unlucky early look (a
+  baseline that happened to be fast) is tolerated like a flake; a doubled p95 fails
+  every look. Its judgement over all samples at the end decides outright.
 - ``inconclusive="hold"``: a release that could not be judged is neither promoted nor
   rolled back without a person; ``no_data="inconclusive"``: nothing measured is never a
   pass and never silently a failure.
