@@ -36,13 +36,19 @@ class ReleasesRecipe:
         return steps
 
     def rollback(self, ctx: DeployContext) -> list[StepResult]:
-        release_id = self.inner.release_dir.find(ctx.version)
+        """Switch back to ``ctx.version``'s newest good release; the one rolled back from
+        is marked failed (kept for inspection, never a target)."""
+        rd = self.inner.release_dir
+        release_id = rd.find(ctx.version)
         if release_id is None:
             raise RollbackError(
-                f"no release of {ctx.version} under {self.inner.release_dir.releases_path}",
+                f"no release of {ctx.version} under {rd.releases_path}",
                 hint="it was cleaned up (raise keep_releases), or never deployed here",
             )
+        leaving = rd.current()
         result: list[StepResult] = self.inner.rollback_to(release_id, ctx)
+        if leaving and leaving != release_id and all(s.ok for s in result):
+            rd.mark_failed(leaving, f"rolled back to {ctx.version}")
         return result
 
 
@@ -107,7 +113,7 @@ def pipeline_from_config(
         store,
         environment,
         recipes=recipes,
-        verify=_verifier(loaded, environment, chosen),
+        verify=_verifier(loaded, environment, chosen, interrupted or (lambda: False)),
         lock_ttl=config.deploy.lock_ttl,
         max_consecutive_auto_rollbacks=config.deploy.max_consecutive_auto_rollbacks,
         snapshot=snapshot,
@@ -152,7 +158,9 @@ def _schema_guard(schemas: dict[str, Any]) -> Any:
     return guard
 
 
-def _verifier(loaded: LoadedConfig, environment: str, chosen: dict[str, Any]) -> Any:
+def _verifier(
+    loaded: LoadedConfig, environment: str, chosen: dict[str, Any], interrupted: Any
+) -> Any:
     """The verification seam: the deployed services' checks (smoke), then the soak."""
     from redline.deploy import verify as v
 
@@ -181,9 +189,13 @@ def _verifier(loaded: LoadedConfig, environment: str, chosen: dict[str, Any]) ->
         measure, soak = None, None
         if cfg.soak is not None and not smoke_only:
             measure, soak = _soak(loaded, environment, cfg.soak, v)
+        phases = v.verify(checks=run_checks, smoke=smoke, measure=measure, soak=soak, policy=policy)
+        # a rollback's smoke check runs to its end: the interruption is what caused it
         result = asyncio.run(
-            v.verify(checks=run_checks, smoke=smoke, measure=measure, soak=soak, policy=policy)
+            _unless_interrupted(phases, (lambda: False) if smoke_only else interrupted)
         )
+        if result is None:
+            return Verdict("fail", "rollback", ("interrupted during verification",))
         data = result.to_dict()
         reasons = tuple(str(r.get("reason") or r) for r in data.get("reasons", []))
         return Verdict(result.decision, result.action, reasons, data)
@@ -204,3 +216,14 @@ def _soak(loaded: LoadedConfig, environment: str, cfg: Any, v: Any) -> tuple[Any
     measure = v.load_measure(spec, rate=rate, interval=cfg.interval)
     soak = v.Soak(duration=cfg.duration, interval=cfg.interval, thresholds=cfg.thresholds)
     return measure, soak
+
+
+async def _unless_interrupted(phases: Any, interrupted: Any) -> Any:
+    """Await the verification, or None as soon as ``interrupted()`` (polled every 0.1 s)."""
+    task = asyncio.ensure_future(phases)
+    while not task.done():
+        if interrupted():
+            task.cancel()
+            return None
+        await asyncio.wait({task}, timeout=0.1)
+    return task.result()

@@ -183,10 +183,12 @@ class Pipeline:
                 if self.interrupted():
                     return self._stop_before_switch(version, "interrupted before the switch")
                 steps = self._run(f"{service}: deploy", partial(recipe.deploy, ctx_of(service)))
-                switched = switched or any(s.phase in _SWITCH_PHASES for s in steps)
+                switched = switched or any(_ran(s) and s.phase in _SWITCH_PHASES for s in steps)
                 if not all(s.ok for s in steps):
                     failed = next(s for s in steps if not s.ok)
                     why = f"{service}: {failed.name} failed ({_exit(failed)})"
+                    if self.interrupted():
+                        why = f"interrupted before {service}: {failed.name}"
                     if not switched:
                         return self._stop_before_switch(version, why)
                     return self._roll_back(version, good, why)
@@ -281,7 +283,7 @@ class Pipeline:
 
     def _contexts(self, version: str, previous: str | None) -> Callable[[str], DeployContext]:
         def ctx(service: str) -> DeployContext:
-            return DeployContext(version, previous, self.environment, service)
+            return DeployContext(version, previous, self.environment, service, self.interrupted)
 
         return ctx
 
@@ -404,9 +406,16 @@ def _step_dict(name: str, step: StepResult) -> dict[str, Any]:
     }
 
 
+def _ran(step: StepResult) -> bool:
+    """The step's command started (an interrupted or unstartable one has no exit code)."""
+    return step.exit_code is not None or step.timed_out
+
+
 def _exit(step: StepResult) -> str:
     if step.timed_out:
         return "timed out"
+    if step.exit_code is None:
+        return step.output or "did not run"
     return f"exit {step.exit_code}"
 
 

@@ -69,6 +69,9 @@ class DeployContext:
     previous_version: str | None = None
     env: str = ""
     service: str = ""
+    # polled before each step: once true, the remaining steps are not run (a deploy
+    # interrupted before its switch leaves the old release serving)
+    should_stop: Callable[[], bool] | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -435,6 +438,10 @@ class Steps:
         return step.ok
 
     def one(self, name: str, command: str, ctx: DeployContext) -> bool:
+        if ctx.should_stop is not None and ctx.should_stop():
+            return self.add(
+                StepResult(name, "", None, "interrupted: not run", datetime.now(UTC), 0.0)
+            )
         return self.add(self.run(name, command, ctx))
 
     def each(

@@ -50,6 +50,7 @@ __all__ = ["Release", "ReleaseDir", "ReleaseDirRecipe"]
 _STAMP = "%Y%m%dT%H%M%S%fZ"
 _ID = re.compile(r"^(\d{8}T\d{12}Z)-([A-Za-z0-9._-]{1,64})$")
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+FAILED_MARK = ".redline-failed"  # in a release that failed: kept, never a rollback target
 _TEMP_PREFIX = ".current.tmp."
 _TRASH_PREFIX = ".trash."
 
@@ -145,10 +146,17 @@ class ReleaseDir:
         return match[2] if match else release_id
 
     def find(self, version: str) -> str | None:
-        """The newest release id of ``version``, or None."""
+        """The newest release id of ``version`` not marked failed, or None."""
         safe = _UNSAFE.sub("-", version).strip("-.")[:64] or "release"
-        found = [r for r in self.releases() if self.version_of(r) == safe]
+        found = [r for r in self.releases() if self.version_of(r) == safe and not self.failed(r)]
         return found[-1] if found else None
+
+    def mark_failed(self, release_id: str, reason: str = "") -> None:
+        """Keep ``release_id`` on disk for inspection, never again a rollback target."""
+        (self.path_of(release_id) / FAILED_MARK).write_text(reason + "\n", encoding="utf-8")
+
+    def failed(self, release_id: str) -> bool:
+        return (self.path_of(release_id) / FAILED_MARK).exists()
 
     def prepare(
         self,
