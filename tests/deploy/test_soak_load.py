@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -128,6 +129,7 @@ def test_a_server_whose_latency_doubles_is_rolled_back_within_two_intervals(
         baseline = [
             s for _ in range(4) for m in await measure() if m.name == "p95_ms" for s in m.samples
         ]
+        # a generous tolerance: a shared 2-core machine adds jitter; doubling is +100 %
         judge = (JudgeMetric("p95_ms", tolerance=0.5),)
         soak = Soak(
             duration=10,
@@ -161,6 +163,27 @@ def test_errors_of_the_release_fail_the_error_rate_threshold(knob_server: KnobSe
     (reason,) = r.reasons
     assert reason.check == "error_rate" and reason.value == 1.0
     assert reason.threshold == "http_req_failed: rate<0.01"
+
+
+def test_a_cancelled_soak_stops_the_load_engine_at_once(knob_server: KnobServer) -> None:
+    """After the switch, SIGINT means roll back: the soak is cancelled mid-interval, and the
+    engine's thread must not keep loading the release for the rest of its 10 s window
+    (``asyncio.run`` waits for that thread before it returns)."""
+    measure = load_measure(spec_for(knob_server), rate=50, interval=10.0)
+
+    async def scenario() -> float:
+        task = asyncio.create_task(run_soak(measure, Soak(duration=30, interval=10)))
+        while knob_server.requests < 5:
+            await asyncio.sleep(0.01)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        return time.monotonic()
+
+    cancelled = asyncio.run(scenario())
+    assert time.monotonic() - cancelled < 3.0  # the window had ~9.9 s left
+    seen = knob_server.requests
+    assert seen < 100
 
 
 def test_a_load_spec_the_engine_cannot_run_is_a_deploy_error_before_anything_runs() -> None:

@@ -1,7 +1,7 @@
-"""What the soak phase measures and judges: measurements, threshold rules, load measurements.
+"""The soak phase and the policy it shares with smoke (public through ``redline.deploy.verify``).
 
 A :class:`Measurement` is one value a soak interval saw (p95 latency, error rate, a check's
-pass rate...). A soak's ``thresholds`` are written as a load scenario's are (k6's syntax,
+outcome...). A soak's ``thresholds`` are written as a load scenario's are (k6's syntax,
 :mod:`redline.load.thresholds`) for the load metrics, or as ``OP VALUE`` on any
 measurement by name::
 
@@ -10,9 +10,9 @@ measurement by name::
       http_req_failed: ["rate<0.01"]       # judged on error_rate
       queue_depth: ["< 100"]               # a measurement of the team's own seam
 
-:func:`load_measure` measures with the load engine: each call runs a short open-model load
-test at a modest rate against the release and returns p50/p95/p99 latency and the error
-rate, with one value per second of it as the samples the canary judge compares.
+Each interval is measured once, and again at once (``retries``) while a deciding
+measurement fails or errors; per name the first ``ok`` attempt is the interval's. The
+counters of :class:`Policy` then decide, as ``redline.deploy.verify``'s docstring says.
 """
 
 from __future__ import annotations
@@ -50,6 +50,11 @@ OnInconclusive = Literal["hold", "rollback", "continue"]
 Clock = Callable[[], float]
 Sleep = Callable[[float], Awaitable[None]]
 _SEAM = "(measure)"  # the name a raising measurement seam is counted under
+_ON_INCONCLUSIVE: Mapping[str, Action] = {
+    "hold": "hold",
+    "rollback": "rollback",
+    "continue": "promote",
+}
 
 Outcome = Literal["ok", "fail", "error", "no_data"]
 _OPS: Mapping[str, Callable[[float, float], bool]] = {
@@ -92,16 +97,8 @@ class Measurement:
     reason: str = ""
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "value": self.value,
-            "unit": self.unit,
-            "threshold": self.threshold,
-            "outcome": self.outcome,
-            "samples": len(self.samples),
-            "window_s": round(self.window, 3),
-            "reason": self.reason,
-        }
+        doc = {k: v for k, v in dataclasses.asdict(self).items() if k != "window"}
+        return {**doc, "samples": len(self.samples), "window_s": round(self.window, 3)}
 
 
 # Measures once; the soak phase calls it every interval. Raising counts as an error.
@@ -216,23 +213,15 @@ class Policy:
 
     def action(self, decision: Decision) -> Action:
         """What a decision leads to: promote, roll back, or hold for a person."""
-        if decision == "pass":
-            return "promote"
-        if decision == "fail":
-            return "rollback"
-        return {"hold": "hold", "rollback": "rollback", "continue": "promote"}[self.inconclusive]  # type: ignore[return-value]
+        if decision == "inconclusive":
+            return _ON_INCONCLUSIVE[self.inconclusive]
+        return "promote" if decision == "pass" else "rollback"
 
     def is_shadow(self, *names: str) -> bool:
         return any(n in self.shadow for n in names)
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "failure_limit": self.failure_limit,
-            "consecutive_error_limit": self.consecutive_error_limit,
-            "no_data": self.no_data,
-            "inconclusive": self.inconclusive,
-            "shadow": sorted(self.shadow),
-        }
+        return {**dataclasses.asdict(self), "shadow": sorted(self.shadow)}
 
 
 def _choice(name: str, value: str, allowed: tuple[str, ...]) -> None:
@@ -262,18 +251,9 @@ class Finding:
     decides: bool = True
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "check": self.check,
-            "outcome": self.outcome,
-            "message": self.message,
-            "value": self.value,
-            "unit": self.unit,
-            "threshold": self.threshold,
-            "window_s": None if self.window is None else round(self.window, 3),
-            "samples": self.samples,
-            "counter": self.counter,
-            "decides": self.decides,
-        }
+        doc = dataclasses.asdict(self)
+        window = doc.pop("window")
+        return {**doc, "window_s": None if window is None else round(window, 3)}
 
 
 def decide(findings: Sequence[Finding]) -> Decision:
