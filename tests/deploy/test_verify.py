@@ -170,7 +170,7 @@ def test_smoke_fails_at_the_deadline_naming_the_check_outcome_and_attempts() -> 
     assert "health said fail" in reason.message
     assert (
         reason.counter
-        == f"still fail after {len(asked)} rounds, {len(asked)} attempts (deadline 10s)"
+        == f"still fail after {len(asked)} rounds, {len(asked)} attempts by the deadline of 10s"
     )
     doc = json.loads(json.dumps(r.to_dict()))
     assert doc["reasons"][0]["check"] == "api/health"
@@ -432,6 +432,10 @@ def test_a_failed_smoke_skips_the_soak() -> None:
     assert (v.decision, v.action, v.soak, calls) == ("fail", "rollback", None, [0])
     doc = v.to_dict()
     assert doc["reasons"][0]["check"] == "api/health"
+    assert v.reason_lines() == (
+        "api/health: health said fail (still fail after 3 rounds, 3 attempts by the deadline "
+        "of 2s)",
+    )
 
 
 def test_smoke_then_soak_pass_and_nothing_to_verify_is_no_data() -> None:

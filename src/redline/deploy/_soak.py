@@ -250,6 +250,10 @@ class Finding:
     counter: str | None = None
     decides: bool = True
 
+    def line(self) -> str:
+        """One line for a person: ``p95_ms: p95_ms = 420 ms, needs < 300 ms (failed 2 > ...)``."""
+        return f"{self.check}: {self.message}" + (f" ({self.counter})" if self.counter else "")
+
     def to_dict(self) -> dict[str, Any]:
         doc = dataclasses.asdict(self)
         window = doc.pop("window")

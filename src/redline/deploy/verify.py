@@ -221,14 +221,14 @@ async def run_smoke(
             Finding(
                 c.id,
                 c.outcome,
-                f"{c.id}: {c.reason or c.outcome}"
+                (c.reason or c.outcome)
                 + ("" if c.deciding else " (shadow or warning: recorded, does not decide)"),
                 value=round(c.result.latency * 1000, 3),
                 unit="ms",
                 samples=c.attempts,
                 window=elapsed,
                 counter=f"still {c.outcome} after {c.rounds} rounds, {c.attempts} attempts "
-                f"(deadline {smoke.deadline:g}s)",
+                f"by the deadline of {smoke.deadline:g}s",
                 decides=c.deciding,
             )
         )
@@ -372,6 +372,10 @@ class Verification:
     smoke: SmokeResult | None
     soak: SoakResult | None
     reasons: tuple[Finding, ...]
+
+    def reason_lines(self) -> tuple[str, ...]:
+        """The deciding reasons, one line each (the pipeline's ``Verdict.reasons``)."""
+        return tuple(f.line() for f in self.reasons if f.decides)
 
     def to_dict(self) -> dict[str, Any]:
         return {
