@@ -453,7 +453,14 @@ def test_smoke_then_soak_pass_and_nothing_to_verify_is_no_data() -> None:
         )
     )
     assert (v.decision, v.action, calls) == ("pass", "promote", [3])
-    v = run(verify())
-    assert (v.decision, v.action) == ("inconclusive", "hold")
+    assert v.to_dict()["because"] == "verification passed: promote"
+    v = run(verify(policy=Policy(inconclusive="continue", shadow="p99_ms")))  # type: ignore[arg-type]
+    assert (v.decision, v.action) == ("inconclusive", "promote")
+    doc = v.to_dict()
+    assert doc["because"] == "inconclusive, and the policy says inconclusive: continue"
+    assert doc["policy"]["shadow"] == ["p99_ms"]
+    assert doc["reasons"][0]["message"] == (
+        "no smoke and no soak phase: no data (no_data policy: inconclusive)"
+    )
     with pytest.raises(DeployError):
         run(verify(smoke=Smoke()))

@@ -209,7 +209,8 @@ class Policy:
                 )
         _choice("no_data", self.no_data, ("fail", "pass", "inconclusive"))
         _choice("inconclusive", self.inconclusive, ("hold", "rollback", "continue"))
-        object.__setattr__(self, "shadow", frozenset(self.shadow))
+        shadow = {self.shadow} if isinstance(self.shadow, str) else self.shadow
+        object.__setattr__(self, "shadow", frozenset(shadow))
 
     def action(self, decision: Decision) -> Action:
         """What a decision leads to: promote, roll back, or hold for a person."""

@@ -372,6 +372,7 @@ class Verification:
     smoke: SmokeResult | None
     soak: SoakResult | None
     reasons: tuple[Finding, ...]
+    policy: Policy = dataclasses.field(default_factory=Policy)
 
     def reason_lines(self) -> tuple[str, ...]:
         """The deciding reasons, one line each (the pipeline's ``Verdict.reasons``)."""
@@ -381,6 +382,8 @@ class Verification:
         return {
             "decision": self.decision,
             "action": self.action,
+            "because": _because(self.decision, self.action, self.policy),
+            "policy": self.policy.to_dict(),
             "reasons": [f.to_dict() for f in self.reasons if f.decides],
             "smoke": self.smoke.to_dict() if self.smoke else None,
             "soak": self.soak.to_dict() if self.soak else None,
@@ -421,4 +424,11 @@ async def verify(
         action: Action = smoked.action
     else:
         action = policy.action(decision)
-    return Verification(decision, action, smoked, soaked, tuple(findings))
+    return Verification(decision, action, smoked, soaked, tuple(findings), policy)
+
+
+def _because(decision: Decision, action: Action, policy: Policy) -> str:
+    """Why the action follows: ``inconclusive, and the policy says inconclusive: hold``."""
+    if decision == "inconclusive":
+        return f"inconclusive, and the policy says inconclusive: {policy.inconclusive}"
+    return f"verification {'passed' if decision == 'pass' else 'failed'}: {action}"
