@@ -18,7 +18,6 @@ import pytest
 from redline._errors import DeployError
 from redline.config.schema import Check
 from redline.deploy.verify import (
-    HealthCheckResult,
     JudgeMetric,
     Smoke,
     Soak,
@@ -27,7 +26,7 @@ from redline.deploy.verify import (
     run_soak,
 )
 from redline.load.spec import Executor, LoadSpec, RequestSpec
-from redline.probes.base import run_check
+from redline.probes.base import HealthCheckResult, run_check
 
 
 class KnobServer:

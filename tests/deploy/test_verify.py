@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Iterable, Sequence
+from typing import Any, TypeVar
 
 import pytest
 
 from redline._errors import DeployError
 from redline.deploy.verify import (
-    HealthCheckResult,
     JudgeMetric,
     Measurement,
     Policy,
@@ -25,6 +25,7 @@ from redline.deploy.verify import (
     run_soak,
     verify,
 )
+from redline.probes.base import HealthCheckResult
 
 
 class FakeClock:
@@ -41,12 +42,17 @@ class FakeClock:
 
 
 def result(check: str, outcome: str = "ok", reason: str = "", **kw: object) -> HealthCheckResult:
-    return HealthCheckResult("api", check, "http", outcome, 0.01, reason, **kw)  # type: ignore[arg-type]
+    return HealthCheckResult("api", check, "http", outcome, 0.01, reason, **kw)
+
+
+T = TypeVar("T")
+Checks = Callable[[frozenset[str]], Awaitable[Sequence[HealthCheckResult]]]
+Measure = Callable[[], Awaitable[Sequence[Measurement]]]
 
 
 def scripted_checks(
     script: dict[str, list[str]],
-) -> tuple[Callable[..., object], list[frozenset[str]]]:
+) -> tuple[Checks, list[frozenset[str]]]:
     """A checks seam: each check's outcomes in turn (the last repeats); records what it was asked."""
     asked: list[frozenset[str]] = []
     turn: dict[str, int] = {}
@@ -68,7 +74,7 @@ def scripted_checks(
 
 def scripted_measure(
     rounds: Iterable[Sequence[Measurement] | Exception],
-) -> tuple[Callable[..., object], list[int]]:
+) -> tuple[Measure, list[int]]:
     """A measurement seam replaying ``rounds`` (the last repeats); an exception is raised."""
     items = list(rounds)
     calls = [0]
@@ -88,8 +94,8 @@ def p95(value: float, samples: Sequence[float] = ()) -> Measurement:
     return Measurement("p95_ms", value, "ms", samples=tuple(samples), window=10.0)
 
 
-def run(coro: object) -> object:
-    return asyncio.run(coro)  # type: ignore[arg-type]
+def run(coro: Coroutine[Any, Any, T]) -> T:
+    return asyncio.run(coro)
 
 
 # -- policy and bad input ------------------------------------------------------------------
@@ -104,7 +110,7 @@ def run(coro: object) -> object:
 )
 def test_a_bad_policy_is_a_deploy_error(kwargs: dict[str, object]) -> None:
     with pytest.raises(DeployError, match="verify policy"):
-        Policy(**kwargs)  # type: ignore[arg-type]
+        Policy(**kwargs)
 
 
 @pytest.mark.parametrize(
@@ -123,7 +129,7 @@ def test_a_threshold_that_does_not_parse_fails_before_anything_runs(
 ) -> None:
     measure, calls = scripted_measure([[p95(1)]])
     with pytest.raises(DeployError, match=match) as caught:
-        run(run_soak(measure, Soak(duration=10, interval=1, thresholds=thresholds)))  # type: ignore[arg-type]
+        run(run_soak(measure, Soak(duration=10, interval=1, thresholds=thresholds)))
     assert caught.value.hint
     assert calls == [0]
 
@@ -151,7 +157,7 @@ def test_thresholds_read_as_the_load_engine_reads_them() -> None:
 def test_smoke_waits_for_a_slow_start_and_retries_only_what_failed() -> None:
     checks, asked = scripted_checks({"health": ["error", "error", "fail", "ok"], "version": ["ok"]})
     clock = FakeClock()
-    r = run(run_smoke(checks, Smoke(deadline=30, interval=2), clock=clock, sleep=clock.sleep))  # type: ignore[arg-type]
+    r = run(run_smoke(checks, Smoke(deadline=30, interval=2), clock=clock, sleep=clock.sleep))
     assert r.decision == "pass" and r.action == "promote"
     assert asked[0] == frozenset() and all(a == {"api/health"} for a in asked[1:])
     by_id = {c.id: c for c in r.checks}
@@ -162,7 +168,7 @@ def test_smoke_waits_for_a_slow_start_and_retries_only_what_failed() -> None:
 def test_smoke_fails_at_the_deadline_naming_the_check_outcome_and_attempts() -> None:
     checks, asked = scripted_checks({"health": ["error", "fail"], "version": ["ok"]})
     clock = FakeClock()
-    r = run(run_smoke(checks, Smoke(deadline=10, interval=2), clock=clock, sleep=clock.sleep))  # type: ignore[arg-type]
+    r = run(run_smoke(checks, Smoke(deadline=10, interval=2), clock=clock, sleep=clock.sleep))
     assert r.decision == "fail" and r.action == "rollback"
     assert clock.now <= 10.0
     (reason,) = r.reasons
@@ -179,7 +185,7 @@ def test_smoke_fails_at_the_deadline_naming_the_check_outcome_and_attempts() -> 
 def test_a_check_that_never_answers_fails_smoke_as_an_error() -> None:
     checks, _ = scripted_checks({"health": ["error"]})
     clock = FakeClock()
-    r = run(run_smoke(checks, Smoke(deadline=4, interval=1), clock=clock, sleep=clock.sleep))  # type: ignore[arg-type]
+    r = run(run_smoke(checks, Smoke(deadline=4, interval=1), clock=clock, sleep=clock.sleep))
     assert r.decision == "fail" and r.reasons[0].outcome == "error"
 
 
@@ -232,7 +238,7 @@ def test_smoke_without_checks_follows_the_no_data_policy(
 ) -> None:
     checks, _ = scripted_checks({})
     clock = FakeClock()
-    policy = Policy(no_data=no_data)  # type: ignore[arg-type]
+    policy = Policy(no_data=no_data)
     r = run(
         run_smoke(checks, Smoke(deadline=1, interval=1), policy, clock=clock, sleep=clock.sleep)
     )
@@ -245,7 +251,7 @@ def test_soak_stops_as_soon_as_the_failure_limit_is_exceeded() -> None:
     measure, calls = scripted_measure([[p95(120)], [p95(420)]])
     clock = FakeClock()
     soak = Soak(duration=100, interval=10, thresholds={"http_req_duration": "p(95)<300"})
-    r = run(run_soak(measure, soak, clock=clock, sleep=clock.sleep))  # type: ignore[arg-type]
+    r = run(run_soak(measure, soak, clock=clock, sleep=clock.sleep))
     assert (r.decision, r.action) == ("fail", "rollback")
     assert r.intervals_run == 3 and r.stopped_early and clock.now == 20.0
     assert calls[0] == 1 + 3 + 3  # an interval that fails is measured three times
@@ -278,7 +284,7 @@ def test_a_retried_pass_is_a_pass_and_a_single_failed_interval_is_tolerated() ->
     measure, _ = scripted_measure(rounds)
     clock = FakeClock()
     soak = Soak(duration=40, interval=10, thresholds={"p95_ms": "< 300ms"})
-    r = run(run_soak(measure, soak, clock=clock, sleep=clock.sleep))  # type: ignore[arg-type]
+    r = run(run_soak(measure, soak, clock=clock, sleep=clock.sleep))
     assert r.decision == "pass" and r.intervals_run == 4
     assert r.counters["p95_ms"]["failed"] == 1
     (tolerated,) = r.reasons
@@ -296,7 +302,7 @@ def test_a_raising_seam_is_an_error_never_a_crash_and_errors_are_not_failures() 
             clock=clock,
             sleep=clock.sleep,
         )
-    )  # type: ignore[arg-type]
+    )
     assert r.decision == "pass"
     # interval 1: the retry measured, so the seam's error does not count; interval 2: three
     # attempts raised, one error; interval 3 measured again, and the run of errors ends
@@ -315,8 +321,8 @@ def test_errors_beyond_the_consecutive_limit_are_inconclusive_and_the_policy_act
         ("rollback", "rollback"),
         ("continue", "promote"),
     ]:
-        policy = Policy(consecutive_error_limit=2, inconclusive=inconclusive)  # type: ignore[arg-type]
-        r = run(run_soak(measure, soak, policy, clock=clock, sleep=clock.sleep))  # type: ignore[arg-type]
+        policy = Policy(consecutive_error_limit=2, inconclusive=inconclusive)
+        r = run(run_soak(measure, soak, policy, clock=clock, sleep=clock.sleep))
         assert (r.decision, r.action, r.intervals_run) == ("inconclusive", action, 3)
         (reason,) = r.reasons
         assert reason.check == "(measure)" and reason.outcome == "error"
@@ -333,12 +339,12 @@ def test_no_data_at_all_is_decided_by_the_no_data_policy_and_says_so(
     empty: list[Measurement] = []
     measure, _ = scripted_measure([empty])
     clock = FakeClock()
-    policy = Policy(no_data=no_data)  # type: ignore[arg-type]
+    policy = Policy(no_data=no_data)
     for soak in (
         Soak(duration=20, interval=10),
         Soak(duration=20, interval=10, thresholds={"p95_ms": "<1"}),
     ):
-        r = run(run_soak(measure, soak, policy, clock=clock, sleep=clock.sleep))  # type: ignore[arg-type]
+        r = run(run_soak(measure, soak, policy, clock=clock, sleep=clock.sleep))
         assert r.decision == decision
         assert any(f"no data (no_data policy: {no_data})" in f.message for f in r.reasons)
 
@@ -353,7 +359,7 @@ def test_a_value_missing_is_no_data_not_a_pass() -> None:
             clock=clock,
             sleep=clock.sleep,
         )
-    )  # type: ignore[arg-type]
+    )
     assert r.decision == "inconclusive" and r.reasons[0].check == "p95_ms"
 
 
@@ -365,7 +371,7 @@ def test_a_shadow_measurement_is_recorded_and_never_decides() -> None:
         run_soak(
             measure, soak, Policy(shadow=frozenset({"new_p99_ms"})), clock=clock, sleep=clock.sleep
         )
-    )  # type: ignore[arg-type]
+    )
     assert r.decision == "pass" and r.intervals_run == 3
     shadow = [f for f in r.reasons if f.check == "new_p99_ms"]
     assert shadow and not any(f.decides for f in shadow)
@@ -385,7 +391,7 @@ def test_the_canary_judge_catches_a_doubled_p95_within_two_intervals() -> None:
             clock=clock,
             sleep=clock.sleep,
         )
-    )  # type: ignore[arg-type]
+    )
     assert (r.decision, r.intervals_run) == ("fail", 2)
     (reason,) = r.reasons
     assert reason.check == "canary:p95_ms" and reason.counter == "failed 2 > failure_limit 1"
@@ -399,7 +405,7 @@ def test_the_canary_judge_catches_a_doubled_p95_within_two_intervals() -> None:
             clock=clock,
             sleep=clock.sleep,
         )
-    )  # type: ignore[arg-type]
+    )
     assert r.decision == "pass" and r.intervals_run == 5
     assert r.reasons[-1].check == "canary" and r.reasons[-1].outcome == "pass"
     assert r.judgements[-1]["result"] == "pass"
@@ -409,7 +415,7 @@ def test_without_baseline_the_judge_says_it_did_not_compare() -> None:
     measure, _ = scripted_measure([[p95(100, [100, 101])]])
     clock = FakeClock()
     soak = Soak(duration=10, interval=10, judge=(JudgeMetric("p95_ms"),))
-    r = run(run_soak(measure, soak, clock=clock, sleep=clock.sleep))  # type: ignore[arg-type]
+    r = run(run_soak(measure, soak, clock=clock, sleep=clock.sleep))
     assert r.decision == "pass" and not r.judgements
     assert "no baseline" in r.reasons[0].message and not r.reasons[0].decides
 
@@ -423,7 +429,7 @@ def test_a_failed_smoke_skips_the_soak() -> None:
         verify(
             checks=checks,
             measure=measure,
-            smoke=Smoke(deadline=2, interval=1),  # type: ignore[arg-type]
+            smoke=Smoke(deadline=2, interval=1),
             soak=Soak(duration=10, interval=10),
             clock=clock,
             sleep=clock.sleep,
@@ -448,13 +454,13 @@ def test_smoke_then_soak_pass_and_nothing_to_verify_is_no_data() -> None:
             measure=measure,
             smoke=Smoke(),
             clock=clock,
-            sleep=clock.sleep,  # type: ignore[arg-type]
+            sleep=clock.sleep,
             soak=Soak(duration=30, interval=10, thresholds={"p95_ms": "<300"}),
         )
     )
     assert (v.decision, v.action, calls) == ("pass", "promote", [3])
     assert v.to_dict()["because"] == "verification passed: promote"
-    v = run(verify(policy=Policy(inconclusive="continue", shadow="p99_ms")))  # type: ignore[arg-type]
+    v = run(verify(policy=Policy(inconclusive="continue", shadow="p99_ms")))
     assert (v.decision, v.action) == ("inconclusive", "promote")
     doc = v.to_dict()
     assert doc["because"] == "inconclusive, and the policy says inconclusive: continue"

@@ -20,7 +20,6 @@ from collections.abc import Sequence
 import pytest
 
 from redline.deploy.verify import (
-    HealthCheckResult,
     JudgeMetric,
     Measurement,
     Policy,
@@ -29,6 +28,7 @@ from redline.deploy.verify import (
     Verification,
     verify,
 )
+from redline.probes.base import HealthCheckResult
 
 DEPLOYS = 200
 FLAKE = 0.05
