@@ -46,6 +46,9 @@ def test_demo_runs_every_step_and_stops_everything(cli: Cli, tmp_path: Path) -> 
         "regressions: baseline",
         "regressions: slowdown caught",
         "regressions: improvement confirmed",
+        "deploy: 1.0 goes live",
+        "deploy: 2.0-broken rolled back (health check)",
+        "deploy: 2.0-slow rolled back (soak statistics)",
         "store",
     ]
     assert all(s["outcome"] == "ok" for s in doc["steps"]), doc["steps"]
@@ -91,6 +94,20 @@ def test_demo_runs_every_step_and_stops_everything(cli: Cli, tmp_path: Path) -> 
     assert fast["gate"]["verdict"] == "pass" and "latency_p50_ms" in fast["gate"]["improved"]
     gate = cli("-c", str(project / "redline.yaml"), "gate", "catalog", "--env", "demo", "--json")
     assert gate.code == 0 and gate.json()["candidate"]["commit"] == "cac4e01", gate.text
+    # The deploy story: a broken and a slower version, both rolled back to 1.0 by themselves.
+    deploys = {s["name"]: s["deploy"] for s in doc["steps"] if s["name"].startswith("deploy:")}
+    live, broken, slow = deploys.values()
+    assert (live["exit_code"], live["state"]) == (0, "live")
+    assert (broken["exit_code"], broken["rolled_back_to"]) == (3, "1.0")
+    assert "api/health" in broken["reasons"][0]
+    assert (slow["exit_code"], slow["rolled_back_to"]) == (3, "1.0")
+    assert any("canary judge: p50_ms" in r for r in slow["reasons"]), slow["reasons"]
+    releases = cli("-c", str(project / "redline.yaml"), "releases", "--env", "demo", "--json")
+    assert [(r["version"], r["state"]) for r in releases.json()["releases"]] == [
+        ("2.0-slow", "rolled_back"),
+        ("2.0-broken", "rolled_back"),
+        ("1.0", "live"),
+    ]
     # The sample mistake shows what diagnostics look like.
     assert any("RL110 [unknown-dependency]" in line for line in doc["sample_mistake"])
     assert any("RL108 [bad-duration]" in line for line in doc["sample_mistake"])

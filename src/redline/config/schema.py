@@ -412,14 +412,29 @@ class SmokeConfig(_Interpolated):
     interval: Duration = Field(default=2.0, gt=0)
 
 
+class SoakJudgeMetric(_Interpolated):
+    """A soak measurement the canary judge compares with the last known good release's."""
+
+    metric: Literal["p50_ms", "p95_ms", "p99_ms", "error_rate"]
+    tolerance: Fraction = 0.10
+    critical: bool = True
+
+
 class SoakConfig(_Interpolated):
-    """Then: latency and errors under a modest load for a while, judged per interval."""
+    """Then: latency and errors under a modest load for a while, judged per interval, and
+    (``judge``) against the last known good release's soak, statistically."""
 
     duration: Duration = Field(default=300.0, gt=0)
     interval: Duration = Field(default=30.0, gt=0)
     scenario: str | None = None
     rate: Rate | None = None
     thresholds: dict[str, Expressions] = Field(default_factory=dict)
+    judge: list[SoakJudgeMetric] = Field(
+        default_factory=lambda: [
+            SoakJudgeMetric(metric="p50_ms"),
+            SoakJudgeMetric(metric="p95_ms"),
+        ]
+    )
 
 
 class VerifyPolicyConfig(_Interpolated):

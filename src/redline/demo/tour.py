@@ -10,7 +10,9 @@ the run as a whole is recorded in the store.
 from __future__ import annotations
 
 import os
+import shlex
 import socket
+import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -20,6 +22,7 @@ from typing import Any
 
 import httpx
 
+from redline.demo.deploys import deploy_steps
 from redline.demo.regressions import CATALOG_YAML, regression_steps
 from redline.demo.runner import DemoEndpoints, DemoSystem
 from redline.load.scenarios import presets_yaml
@@ -86,6 +89,7 @@ class Tour:
 
 def demo_config(api_url: str, worker_health_url: str) -> tuple[str, str]:
     """The ``redline.yaml`` and ``.env.demo`` the tour writes for a running demo system."""
+    deploy_command = " ".join(shlex.quote(a) for a in (sys.executable, "-m", "redline.demo.deploy"))
     config = f"""\
 # Written by `redline demo` for the demo system it started; edit it and run
 # `redline -c {{this file}} config check` to see redline's diagnostics at work.
@@ -113,6 +117,14 @@ services:
           {{url: "${{API_URL}}/health", status: 200, max_latency: 250ms, contains: '"status":"ok"'}}
       - name: items
         http: {{url: "${{API_URL}}/items?limit=5", status: 200, max_latency: 300ms}}
+    deploy:
+      # the demo's "versions" are sets of knobs (redline.demo.deploy)
+      command: {{deploy: "{deploy_command} {{version}}", timeout: 30s}}
+      verify:
+        smoke: {{deadline: 2s, interval: 250ms}}
+        soak:
+          {{duration: 6s, interval: 2s, scenario: normal, rate: 50/s,
+           judge: [{{metric: p50_ms, tolerance: 15%}}, {{metric: p95_ms, tolerance: 15%}}]}}
   worker:
     kind: worker
     depends_on: [db]
@@ -254,6 +266,7 @@ def _steps(tour: Tour, on_step: Callable[[Step], None] | None) -> None:
     _load_step(tour, loaded, done)
     with httpx.Client(timeout=10.0) as client:
         regression_steps(tour, loaded, client, api, token, done)
+    deploy_steps(tour, loaded, done)
     _store_step(tour, loaded, metrics, done)
     tour.sample_mistake = _sample_mistake(path, environ)
 

@@ -113,7 +113,7 @@ def pipeline_from_config(
         store,
         environment,
         recipes=recipes,
-        verify=_verifier(loaded, environment, chosen, interrupted or (lambda: False)),
+        verify=_verifier(store, loaded, environment, chosen, interrupted or (lambda: False)),
         lock_ttl=config.deploy.lock_ttl,
         max_consecutive_auto_rollbacks=config.deploy.max_consecutive_auto_rollbacks,
         snapshot=snapshot,
@@ -159,7 +159,11 @@ def _schema_guard(schemas: dict[str, Any]) -> Any:
 
 
 def _verifier(
-    loaded: LoadedConfig, environment: str, chosen: dict[str, Any], interrupted: Any
+    store: Any,
+    loaded: LoadedConfig,
+    environment: str,
+    chosen: dict[str, Any],
+    interrupted: Any,
 ) -> Any:
     """The verification seam: the deployed services' checks (smoke), then the soak."""
     from redline.deploy import verify as v
@@ -179,7 +183,10 @@ def _verifier(
 
         def run() -> Sequence[Any]:
             report = DeploymentValidator(loaded, environment).run(services=tuple(chosen))
-            results = [x.result for x in report.verdicts if x.result is not None]
+            # a waived check carries its failing result, and does not decide
+            results = [
+                x.result for x in report.verdicts if x.result is not None and x.status != "waived"
+            ]
             return [r for r in results if not ids or r.id in ids]
 
         return await asyncio.to_thread(run)
@@ -188,7 +195,7 @@ def _verifier(
         smoke = v.Smoke(deadline=cfg.smoke.deadline, interval=cfg.smoke.interval)
         measure, soak = None, None
         if cfg.soak is not None and not smoke_only:
-            measure, soak = _soak(loaded, environment, cfg.soak, v)
+            measure, soak = _soak(loaded, environment, cfg.soak, v, _baseline(store, environment))
         phases = v.verify(checks=run_checks, smoke=smoke, measure=measure, soak=soak, policy=policy)
         # a rollback's smoke check runs to its end: the interruption is what caused it
         result = asyncio.run(
@@ -197,13 +204,39 @@ def _verifier(
         if result is None:
             return Verdict("fail", "rollback", ("interrupted during verification",))
         data = result.to_dict()
-        reasons = tuple(str(r.get("reason") or r) for r in data.get("reasons", []))
+        if result.soak is not None:  # the next release's baseline for the canary judge
+            data[SAMPLES_KEY] = _samples_of(result.soak)
+        reasons = result.reason_lines()
         return Verdict(result.decision, result.action, reasons, data)
 
     return verify
 
 
-def _soak(loaded: LoadedConfig, environment: str, cfg: Any, v: Any) -> tuple[Any, Any]:
+SAMPLES_KEY = "soak_samples"
+
+
+def _samples_of(soak: Any) -> dict[str, list[float]]:
+    """Every counted soak measurement's per-second samples, by measurement name."""
+    out: dict[str, list[float]] = {}
+    for o in soak.observations:
+        if o.counted and not o.shadow:
+            out.setdefault(o.measurement.name, []).extend(float(x) for x in o.measurement.samples)
+    return out
+
+
+def _baseline(store: Any, environment: str) -> dict[str, list[float]]:
+    """The soak samples of the last known good release of ``environment`` (none: {})."""
+    for release in store.list_releases(environment, limit=20, state="live"):
+        for step in reversed(release.steps):
+            samples = (step.get("detail") or {}).get(SAMPLES_KEY)
+            if samples:
+                return {k: list(v) for k, v in samples.items()}
+    return {}
+
+
+def _soak(
+    loaded: LoadedConfig, environment: str, cfg: Any, v: Any, baseline: dict[str, list[float]]
+) -> tuple[Any, Any]:
     from redline.load.scenarios import scenario_spec
 
     if cfg.scenario is None:
@@ -214,7 +247,22 @@ def _soak(loaded: LoadedConfig, environment: str, cfg: Any, v: Any) -> tuple[Any
     spec = scenario_spec(loaded, cfg.scenario, environment)
     rate = cfg.rate or spec.executor.rate or 10.0
     measure = v.load_measure(spec, rate=rate, interval=cfg.interval)
-    soak = v.Soak(duration=cfg.duration, interval=cfg.interval, thresholds=cfg.thresholds)
+    judge = tuple(
+        v.JudgeMetric(
+            j.metric,
+            "lower",  # latency and errors: lower is better
+            tolerance=j.tolerance,
+            critical=j.critical,
+        )
+        for j in cfg.judge
+    )
+    soak = v.Soak(
+        duration=cfg.duration,
+        interval=cfg.interval,
+        thresholds=cfg.thresholds,
+        judge=judge,
+        baseline=baseline,
+    )
     return measure, soak
 
 
