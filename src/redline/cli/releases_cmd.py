@@ -103,10 +103,12 @@ def show(
         seconds = step.get("seconds")
         took = f" in {seconds:.2f}s" if isinstance(seconds, (int, float)) else ""
         echo(f"  {i}. {step.get('name', 'step')}: {outcome}{took}")
-        detail = step.get("detail") or step.get("output")
-        if detail:
-            for line in str(detail).splitlines()[-5:]:
-                echo(f"       {line}")
+        # a verification's reasons, else a command's last lines of output (--json has all)
+        lines = [str(r) for r in step.get("reasons") or []]
+        if not lines and step.get("output"):
+            lines = str(step["output"]).splitlines()[-5:]
+        for line in lines:
+            echo(f"       {line}")
     return EXIT_OK
 
 
