@@ -143,25 +143,32 @@ def test_a_held_lock_refuses_a_second_deploy(store: Store, tmp_path: Path) -> No
 
 
 _KILLED = """
-import sys
+import pathlib, sys, time
 from redline.deploy.pipeline import Pipeline, Verdict
 from redline.deploy.recipes import CommandRecipe
 from redline.store import open_store
+
+def verify(ctx, smoke):
+    if sys.argv[4] == "verify":  # killed while verifying
+        (pathlib.Path(sys.argv[2]) / "started").touch()
+        time.sleep(30)
+    return Verdict("pass", "promote")
+
 with open_store(sys.argv[1]) as store:
     recipe = CommandRecipe(sys.argv[3], timeout=60, cwd=sys.argv[2])
-    Pipeline(store, "prod", recipes={"api": recipe},
-             verify=lambda ctx, smoke: Verdict("pass", "promote")).deploy("1.1")
+    Pipeline(store, "prod", recipes={"api": recipe}, verify=verify).deploy("1.1")
 """
 
 
 @pytest.mark.parametrize(
-    "deploy",
+    ("deploy", "at"),
     [
-        "touch started && sleep 30",  # killed before its switch: it may as well have switched
-        "printf %s {version} > current && touch started && sleep 30",  # killed after it
+        ("touch started && sleep 30", "recipe"),  # before its switch: it may as well have
+        ("printf %s {version} > current && touch started && sleep 30", "recipe"),  # after
+        ("printf %s {version} > current", "verify"),  # switched, killed while verifying
     ],
 )
-def test_a_killed_deploy_is_recovered(store: Store, tmp_path: Path, deploy: str) -> None:
+def test_a_killed_deploy_is_recovered(store: Store, tmp_path: Path, deploy: str, at: str) -> None:
     """SIGKILL in the middle of the recipe; the next `recover` rolls back to the known good
     (a kill inside the recipe cannot tell whether the switch happened) and frees the lock."""
     site = Site(tmp_path / "site")
@@ -169,7 +176,7 @@ def test_a_killed_deploy_is_recovered(store: Store, tmp_path: Path, deploy: str)
     p.deploy("1.0")
     url = f"sqlite:///{(tmp_path / 'store.db').as_posix()}"
     child = subprocess.Popen(
-        [sys.executable, "-c", textwrap.dedent(_KILLED), url, str(site.root), deploy],
+        [sys.executable, "-c", textwrap.dedent(_KILLED), url, str(site.root), deploy, at],
         start_new_session=True,
     )
     deadline = time.monotonic() + 30
@@ -178,11 +185,12 @@ def test_a_killed_deploy_is_recovered(store: Store, tmp_path: Path, deploy: str)
         time.sleep(0.02)
     os.killpg(child.pid, signal.SIGKILL)
     child.wait()
-    dead = [r for r in store.list_releases("prod") if r.state == "deploying"]
+    dead = [r for r in store.list_releases("prod") if r.state in ("deploying", "verifying")]
     assert len(dead) == 1 and dead[0].steps[-1]["outcome"] == "running"  # the journal says where
     outcomes = recover(pipeline(store, site))
     assert [o.state for o in outcomes] == ["rolled_back"]
-    assert "interrupted at api: deploy (running)" in outcomes[0].reasons[0]
+    where = "api: deploy" if at == "recipe" else "verify"
+    assert f"interrupted at {where} (running)" in outcomes[0].reasons[0]
     assert site.serving == "1.0"  # whatever the killed step did, the known good serves again
     assert current_lock(store, "prod") is None
     assert [r.state for r in store.list_releases("prod")] == ["rolled_back", "live"]
