@@ -54,23 +54,19 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from redline._errors import DeployError, UsageError
-from redline.deploy._soak import (
+from redline.deploy._soak import JudgeMetric, Observation, Soak, SoakResult, run_soak
+from redline.deploy.policy import (
     Action,
     Clock,
     Decision,
     Finding,
-    JudgeMetric,
     Measure,
     Measurement,
-    Observation,
     Policy,
     Sleep,
-    Soak,
-    SoakResult,
     decide,
     exc_reason,
     no_data,
-    run_soak,
 )
 from redline.probes.base import HealthCheckResult
 
