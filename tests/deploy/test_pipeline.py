@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -195,3 +196,77 @@ def test_a_killed_deploy_is_recovered(store: Store, tmp_path: Path, deploy: str,
     assert current_lock(store, "prod") is None
     assert [r.state for r in store.list_releases("prod")] == ["rolled_back", "live"]
     assert recover(pipeline(store, site)) == []  # nothing left to recover
+
+
+def test_the_next_deploy_repairs_a_killed_one_first(store: Store, tmp_path: Path) -> None:
+    site = Site(tmp_path / "site")
+    p = pipeline(store, site)
+    p.deploy("1.0")
+    killed = store.record_release(environment="prod", version="1.1", state="verifying")
+    out = p.deploy("1.2")
+    assert out.code == 0 and site.serving == "1.2"
+    assert [o.state for o in p.recovered] == ["rolled_back"]
+    assert store.get_release(killed).state == "rolled_back"  # type: ignore[union-attr]
+
+
+def test_a_lost_lock_ends_the_release(store: Store, tmp_path: Path) -> None:
+    site = Site(tmp_path / "site")
+    url = f"sqlite:///{(tmp_path / 'store.db').as_posix()}"
+    unlock = (
+        f'{sys.executable} -c "from redline.store import open_store; '
+        "from redline.deploy.lock import force_unlock; "
+        f"s = open_store('{url}'); force_unlock(s, 'prod', reason='test')\""
+    )
+    recipe = CommandRecipe(DEPLOY, timeout=20, cwd=site.root, hooks=Hooks(after_switch=[unlock]))
+    with pytest.raises(DeployLockedError):
+        pipeline(store, site, recipes={"api": recipe}).deploy("1.0")
+    [release] = store.list_releases("prod")
+    assert release.state == "failed" and "lost the lock" in (release.reason or "")
+
+
+def test_a_rollback_by_hand_after_the_loop_guard_and_onto_itself(
+    store: Store, tmp_path: Path
+) -> None:
+    site = Site(tmp_path / "site")
+    p = pipeline(store, site, max_consecutive_auto_rollbacks=1)
+    p.deploy("1.0")
+    p.deploy("1.1-bad")
+    assert p.deploy("1.2-bad").code == 7 and site.serving == "1.2-bad"
+    out = p.rollback()  # a person decides: back to the last known good
+    assert (out.code, out.version, site.serving) == (0, "1.0", "1.0")
+    again = p.rollback(to="1.0")  # onto what already serves: it stays known good
+    assert again.code == 0
+    assert [r.state for r in store.list_releases("prod", state="live")][:1] == ["live"]
+    assert store.list_releases("prod", state="rolled_back")[0].version == "1.1-bad"
+
+
+def test_release_directories_keep_the_failed_one_and_never_return_to_it(
+    store: Store, tmp_path: Path
+) -> None:
+    from redline.deploy.from_config import ReleasesRecipe
+    from redline.deploy.releasedir import FAILED_MARK, ReleaseDir, ReleaseDirRecipe
+
+    root = tmp_path / "srv"
+    rd = ReleaseDir(root, keep_releases=5, shared=("log",))
+    recipe = ReleasesRecipe(ReleaseDirRecipe(rd, populate="printf %s {version} > VERSION"))
+
+    class Served(Site):
+        @property
+        def serving(self) -> str:
+            path = root / "current" / "VERSION"
+            return path.read_text() if path.exists() else ""
+
+    site = Served(tmp_path / "site")
+    p = Pipeline(store, "prod", recipes={"api": recipe}, verify=site.verify)
+    assert p.deploy("1.0").code == 0
+    assert p.deploy("2.0-bad").code == 3
+    assert site.serving == "1.0"
+    failed = [r for r in rd.releases() if rd.failed(r)]
+    assert len(failed) == 1 and (rd.path_of(failed[0]) / FAILED_MARK).exists()
+    assert (rd.path_of(failed[0]) / "VERSION").read_text() == "2.0-bad"  # kept to inspect
+    assert rd.find("2.0-bad") is None  # never a rollback target
+    for release_id in rd.releases():
+        if rd.version_of(release_id) == "1.0":
+            shutil.rmtree(rd.path_of(release_id))  # cleaned up behind redline's back
+    assert p.deploy("2.1-bad").code == 4  # nothing to roll back to: refused, recorded
+    assert store.list_releases("prod")[0].state == "failed"

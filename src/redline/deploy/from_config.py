@@ -118,6 +118,7 @@ def pipeline_from_config(
         max_consecutive_auto_rollbacks=config.deploy.max_consecutive_auto_rollbacks,
         snapshot=snapshot,
         schema_guard=_schema_guard(schemas) if schemas else None,
+        description=_describe(config, chosen),
         **({"interrupted": interrupted} if interrupted is not None else {}),
     )
 
@@ -275,3 +276,42 @@ async def _unless_interrupted(phases: Any, interrupted: Any) -> Any:
             return None
         await asyncio.wait({task}, timeout=0.1)
     return task.result()
+
+
+def _describe(config: Any, chosen: dict[str, Any]) -> dict[str, Any]:
+    """What ``--plan`` shows: each recipe's steps as written, and the verification."""
+    recipes: dict[str, list[str]] = {}
+    for name, spec in chosen.items():
+        steps = [f"before_switch: {c}" for c in spec.hooks.before_switch]
+        if spec.command is not None:
+            steps.append(f"deploy: {spec.command.deploy}")
+        else:
+            r = spec.releases
+            steps += [f"prepare {r.root}/releases/<id>: {r.populate}"]
+            steps += [f"link shared/{p}" for p in r.shared]
+            steps += [f"switch {r.root}/current (atomic)"]
+            steps += [f"{k}: {getattr(r, k)}" for k in ("reload", "stop", "start") if getattr(r, k)]
+        steps += [f"after_switch: {c}" for c in spec.hooks.after_switch]
+        recipes[name] = steps
+    cfg = next(iter(chosen.values())).verify
+    checks = [f"{n}/{c.name}" for n in chosen for c in config.services[n].checks]
+    lines = [
+        f"smoke: {', '.join(checks) or 'no checks'} until all pass "
+        f"(deadline {cfg.smoke.deadline:g}s, every {cfg.smoke.interval:g}s)"
+    ]
+    if cfg.soak is not None:
+        soak = cfg.soak
+        judged = ", ".join(f"{j.metric} within {j.tolerance:.0%}" for j in soak.judge)
+        lines.append(
+            f"soak: {soak.scenario or '?'} at {soak.rate or 'its rate'}/s for {soak.duration:g}s, "
+            f"judged every {soak.interval:g}s"
+            + (f"; thresholds {dict(soak.thresholds)}" if soak.thresholds else "")
+            + (f"; canary judge vs the last known good: {judged}" if judged else "")
+        )
+    p = cfg.policy
+    lines.append(
+        f"policy: failure_limit {p.failure_limit}, consecutive_error_limit "
+        f"{p.consecutive_error_limit}, no_data {p.no_data}, inconclusive {p.inconclusive}"
+        + (f", shadow {', '.join(cfg.shadow)}" if cfg.shadow else "")
+    )
+    return {"recipes": recipes, "verify": lines}

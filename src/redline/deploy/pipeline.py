@@ -120,6 +120,7 @@ class Pipeline:
         interrupted: Callable[[], bool] = lambda: False,
         snapshot: Mapping[str, Any] | None = None,
         schema_guard: Callable[[Any], None] | None = None,
+        description: Mapping[str, Any] | None = None,
     ) -> None:
         if not recipes:
             raise DeployError(
@@ -138,6 +139,8 @@ class Pipeline:
         # raises RollbackError (before anything changes) when a target cannot run on the
         # database's current schema
         self.schema_guard = schema_guard
+        # what --plan shows of each recipe's commands and of verification (from the config)
+        self.description = dict(description or {})
         self._journal: list[dict[str, Any]] = []
         self._release_id = ""
 
@@ -145,6 +148,9 @@ class Pipeline:
     def plan(self, version: str) -> dict[str, Any]:
         """Every step, check phase and the rollback target, with no side effects."""
         good = self.last_known_good()
+        target = good.version if good else "nothing (no known good release)"
+        recipes = self.description.get("recipes", {})
+        verify = self.description.get("verify", ["smoke, then soak"])
         return {
             "schema_version": 1,
             "environment": self.environment,
@@ -153,12 +159,54 @@ class Pipeline:
             "steps": [
                 f"lock {self.environment} (ttl {self.lock_ttl:g}s)",
                 f"record release {version} (deploying)",
-                *(f"{service}: recipe deploy {version}" for service in self.recipes),
-                "verify: smoke, then soak",
-                f"live, or roll back to {good.version if good else 'nothing (no known good)'}",
+                *(
+                    f"{service}: {step}"
+                    for service in self.recipes
+                    for step in recipes.get(service, [f"recipe deploy {version}"])
+                ),
+                *(f"verify: {line}" for line in verify),
+                f"live; or roll back to {target}, then verify it (smoke)",
             ],
             "rollback_target": good.version if good else None,
         }
+
+    def _serving(self) -> Any:
+        """What serves now, as far as the store knows: the newest release that is live or
+        that failed after its switch (the loop guard leaves one serving for a person)."""
+        for release in self.store.list_releases(self.environment, limit=50):
+            if release.state == "live" or (
+                release.state == "failed" and _may_have_switched(release.steps)
+            ):
+                return release
+        return None
+
+    def _recover_unfinished(self) -> list[Outcome]:
+        """With the lock held: finish each release a killed deploy left ``deploying`` or
+        ``verifying``. One that may have switched is rolled back to the last known good;
+        one that cannot have is ``aborted``."""
+        outcomes = []
+        for release in self.store.list_releases(self.environment, limit=50):
+            if release.state not in ("deploying", "verifying"):
+                continue
+            self._release_id, self._journal = release.id, list(release.steps)
+            if any(step.get("action") == "hold" for step in release.steps):
+                why = "held for a person after verification; superseded"
+                outcomes.append(self._finish(release.version, "failed", EXIT_LOOP_GUARD, [why]))
+                continue
+            last = next((s for s in reversed(release.steps)), {"name": "start"})
+            where = f"interrupted at {last.get('name', 'start')} ({last.get('outcome', '?')})"
+            if release.state == "verifying" or _may_have_switched(release.steps):
+                outcome = self._roll_back(release.version, self.last_known_good(), where)
+                outcome.reasons.append("recovered")
+            else:
+                outcome = self._finish(
+                    release.version,
+                    "aborted",
+                    EXIT_NOT_SWITCHED,
+                    [where, "nothing was switched; recovered"],
+                )
+            outcomes.append(outcome)
+        return outcomes
 
     def last_known_good(self, *, before: str | None = None) -> Any:
         """The newest ``live`` release (optionally of another version than ``before``)."""
@@ -170,43 +218,53 @@ class Pipeline:
     # -- deploy ------------------------------------------------------------------------
     def deploy(self, version: str, *, reason: str | None = None) -> Outcome:
         """Deploy ``version``; verify; go live or roll back to the last known good."""
+        from redline._errors import DeployLockedError
         from redline.deploy.lock import acquire
 
         with acquire(
             self.store, self.environment, reason=f"deploy {version}", ttl=self.lock_ttl
         ) as lock:
+            self.recovered = self._recover_unfinished()  # a killed deploy's release first
             good = self.last_known_good()
             self._start(version, good, reason)
-            ctx_of = self._contexts(version, good.version if good else None)
-            switched = False
-            for service, recipe in self.recipes.items():
-                if self.interrupted():
-                    return self._stop_before_switch(version, "interrupted before the switch")
-                steps = self._run(f"{service}: deploy", partial(recipe.deploy, ctx_of(service)))
-                switched = switched or any(_ran(s) and s.phase in _SWITCH_PHASES for s in steps)
-                if not all(s.ok for s in steps):
-                    failed = next(s for s in steps if not s.ok)
-                    why = f"{service}: {failed.name} failed ({_exit(failed)})"
-                    if self.interrupted():
-                        why = f"interrupted before {service}: {failed.name}"
-                    if not switched:
-                        return self._stop_before_switch(version, why)
-                    return self._roll_back(version, good, why)
-                lock.heartbeat()
+            try:
+                return self._deploy(version, good, lock)
+            except DeployLockedError as lost:  # unlocked by hand while running
+                self._finish(version, "failed", EXIT_NOT_SWITCHED, [f"lost the lock: {lost}"])
+                raise
+
+    def _deploy(self, version: str, good: Any, lock: Any) -> Outcome:
+        """The recipes, then verification, then live, hold or an automatic rollback."""
+        ctx_of = self._contexts(version, good.version if good else None)
+        switched = False
+        for service, recipe in self.recipes.items():
             if self.interrupted():
-                return self._roll_back(version, good, "interrupted after the switch")
-            self.store.update_release(self._release_id, state="verifying", steps=self._journal)
-            verdict = self._verify(ctx_of(next(iter(self.recipes))), smoke_only=False)
-            if verdict.decision == "pass" or verdict.action == "promote":
-                return self._finish(version, "live", EXIT_LIVE, list(verdict.reasons))
-            if verdict.action == "hold":
-                return self._finish(
-                    version,
-                    "verifying",
-                    EXIT_LOOP_GUARD,
-                    [*verdict.reasons, "held: a person decides"],
-                )
-            return self._roll_back(version, good, "; ".join(verdict.reasons) or verdict.decision)
+                return self._stop_before_switch(version, "interrupted before the switch")
+            steps = self._run(f"{service}: deploy", partial(recipe.deploy, ctx_of(service)))
+            switched = switched or any(_ran(s) and s.phase in _SWITCH_PHASES for s in steps)
+            if not all(s.ok for s in steps):
+                failed = next(s for s in steps if not s.ok)
+                why = f"{service}: {failed.name} failed ({_exit(failed)})"
+                if self.interrupted():
+                    why = f"interrupted before {service}: {failed.name}"
+                if not switched:
+                    return self._stop_before_switch(version, why)
+                return self._roll_back(version, good, why)
+            lock.heartbeat()
+        if self.interrupted():
+            return self._roll_back(version, good, "interrupted after the switch")
+        self.store.update_release(self._release_id, state="verifying", steps=self._journal)
+        verdict = self._verify(ctx_of(next(iter(self.recipes))), smoke_only=False)
+        if verdict.decision == "pass" or verdict.action == "promote":
+            return self._finish(version, "live", EXIT_LIVE, list(verdict.reasons))
+        if verdict.action == "hold":
+            return self._finish(
+                version,
+                "verifying",
+                EXIT_LOOP_GUARD,
+                [*verdict.reasons, "held: a person decides"],
+            )
+        return self._roll_back(version, good, "; ".join(verdict.reasons) or verdict.decision)
 
     # -- rollback ----------------------------------------------------------------------
     def rollback(self, *, to: str | None = None, reason: str | None = None) -> Outcome:
@@ -218,18 +276,19 @@ class Pipeline:
         from redline.deploy.lock import acquire
 
         with acquire(self.store, self.environment, reason="rollback", ttl=self.lock_ttl):
-            current = self.last_known_good()
+            self.recovered = self._recover_unfinished()
+            current = self._serving()
             target = self._target(to, current)
             if self.schema_guard is not None:
                 self.schema_guard(target)  # refused before anything is recorded or changed
             self._start(target.version, current, reason or f"rollback to {target.version}")
             steps = self._rollback_steps(target.version, current.version if current else None)
             if not all(s.ok for s in steps):
-                outcome = self._finish(
-                    target.version, "failed", EXIT_ROLLBACK_FAILED, ["the rollback failed"]
-                )
+                failed = next(s for s in steps if not s.ok)
+                why = f"the rollback failed: {failed.name} ({_exit(failed)})"
+                outcome = self._finish(target.version, "failed", EXIT_ROLLBACK_FAILED, [why])
                 raise RollbackError(
-                    f"rolling back {self.environment} to {target.version} failed",
+                    f"rolling back {self.environment} to {target.version} failed: {why}",
                     hint=f"see `redline releases show {outcome.release_id}`",
                 )
             verdict = self._verify(self._contexts(target.version, None)(""), smoke_only=True)
@@ -237,7 +296,7 @@ class Pipeline:
                 return self._finish(
                     target.version, "failed", EXIT_ROLLBACK_FAILED, list(verdict.reasons)
                 )
-            if current is not None:
+            if current is not None and current.id != target.id and current.state == "live":
                 self.store.update_release(
                     current.id, state="rolled_back", reason=f"rolled back to {target.version}"
                 )
@@ -257,8 +316,8 @@ class Pipeline:
                 hint=f"known good versions: {known}",
             )
         for release in goods:
-            if current is None or release.version != current.version:
-                return release
+            if current is None or current.state != "live" or release.version != current.version:
+                return release  # the newest known good that is not what serves now
         raise RollbackError(
             f"no earlier known good release of {self.environment} to roll back to",
             hint="`redline releases --env " + self.environment + "` shows the history",
@@ -317,10 +376,28 @@ class Pipeline:
         return verdict
 
     def _rollback_steps(self, version: str, previous: str | None) -> list[StepResult]:
+        """Each recipe's rollback to ``version``; a recipe that refuses (RollbackError: the
+        release is not on disk) is a failed step, recorded, never an escape."""
+        from redline._errors import RollbackError
+
         steps: list[StepResult] = []
         for service, recipe in reversed(list(self.recipes.items())):
             ctx = DeployContext(version, previous, self.environment, service)
-            steps += self._run(f"{service}: rollback", partial(recipe.rollback, ctx))
+            try:
+                steps += self._run(f"{service}: rollback", partial(recipe.rollback, ctx))
+            except RollbackError as refused:
+                self._journal = [e for e in self._journal if e.get("outcome") != "running"]
+                self._journal.append(
+                    {
+                        "name": f"{service}: rollback",
+                        "outcome": "refused",
+                        "reasons": [str(refused)],
+                    }
+                )
+                steps.append(
+                    StepResult("rollback", "", None, f"refused: {refused.message}", _utc(), 0.0)
+                )
+                break
         return steps
 
     def _roll_back(self, version: str, good: Any, why: str) -> Outcome:
@@ -430,10 +507,14 @@ def _now() -> str:
     return datetime.now(UTC).isoformat()
 
 
+def _utc() -> datetime:
+    return datetime.now(UTC)
+
+
 def recover(pipeline: Pipeline) -> list[Outcome]:
-    """Finish what a killed deploy left: each release still ``deploying`` or ``verifying``
-    whose lock is gone or stale. One that may have switched is rolled back to the last
-    known good (and marked ``failed``); one that cannot have switched is ``aborted``."""
+    """Finish what a killed deploy left (see :meth:`Pipeline._recover_unfinished`); refused
+    (exit 6) while a live deploy holds the lock. ``redline deploy`` and ``rollback`` do the
+    same first, under their own lock."""
     from redline.deploy.lock import acquire, current_lock
 
     holder = current_lock(pipeline.store, pipeline.environment)
@@ -445,31 +526,8 @@ def recover(pipeline: Pipeline) -> list[Outcome]:
             "nothing to recover while it holds the lock",
             hint=f"`redline deploy unlock --env {pipeline.environment}` if that deploy is dead",
         )
-    outcomes = []
     with acquire(pipeline.store, pipeline.environment, reason="recover", ttl=pipeline.lock_ttl):
-        for release in pipeline.store.list_releases(pipeline.environment, limit=50):
-            if release.state not in ("deploying", "verifying"):
-                continue
-            pipeline._release_id, pipeline._journal = release.id, list(release.steps)
-            last = next((s for s in reversed(release.steps)), {"name": "start"})
-            where = f"interrupted at {last.get('name', 'start')} ({last.get('outcome', '?')})"
-            if release.state == "verifying" or _may_have_switched(release.steps):
-                good = pipeline.last_known_good()
-                outcome = pipeline._roll_back(release.version, good, where)
-                pipeline.store.update_release(
-                    release.id,
-                    state="failed" if outcome.code != EXIT_ROLLED_BACK else "rolled_back",
-                )
-                outcome.reasons.append("recovered")
-            else:
-                outcome = pipeline._finish(
-                    release.version,
-                    "aborted",
-                    EXIT_NOT_SWITCHED,
-                    [where, "nothing was switched; recovered"],
-                )
-            outcomes.append(outcome)
-    return outcomes
+        return pipeline._recover_unfinished()
 
 
 def _may_have_switched(steps: Sequence[Mapping[str, Any]]) -> bool:
