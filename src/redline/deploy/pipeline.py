@@ -160,7 +160,7 @@ class Pipeline:
                 f"lock {self.environment} (ttl {self.lock_ttl:g}s)",
                 f"record release {version} (deploying)",
                 *(
-                    f"{service}: {step}"
+                    f"{service}: {_filled(step, version, self.environment, service)}"
                     for service in self.recipes
                     for step in recipes.get(service, [f"recipe deploy {version}"])
                 ),
@@ -481,6 +481,13 @@ def _step_dict(name: str, step: StepResult) -> dict[str, Any]:
         "seconds": round(step.seconds, 3),
         "output": step.output[-2000:],
     }
+
+
+def _filled(text: str, version: str, env: str, service: str) -> str:
+    """A command as --plan shows it: the placeholders it knows already filled."""
+    for name, value in (("version", version), ("env", env), ("service", service)):
+        text = text.replace("{" + name + "}", value)
+    return text
 
 
 def _ran(step: StepResult) -> bool:
