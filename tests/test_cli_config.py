@@ -6,7 +6,7 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
-from tests.helpers import CliResult
+from tests.helpers import CliResult, run_cli
 
 Cli = Callable[..., CliResult]
 
@@ -151,7 +151,9 @@ def test_usage_mistakes(cli: Cli) -> None:
     assert "see `redline config check --help`" in r.err
 
 
-def test_store_commands_use_the_configs_store(cli: Cli, write: Callable[..., Path], tmp_path: Path) -> None:
+def test_store_commands_use_the_configs_store(
+    cli: Cli, write: Callable[..., Path], tmp_path: Path
+) -> None:
     write("redline.yaml", "project: p\nstore: sqlite:///state/r.db\n")
     r = cli("store", "upgrade", "--json")
     assert r.code == 0, r.text
@@ -189,14 +191,27 @@ def test_error_paths_keep_the_asked_format(cli: Cli, write: Callable[..., Path])
 def test_a_config_without_environments_is_held_to_the_contract(
     cli: Cli, write: Callable[..., Path]
 ) -> None:
-    write("redline.yaml", """
+    write(
+        "redline.yaml",
+        """
         project: p
         variables:
           DATABASE_URL: {type: dsn, required: true}
           WORKERS: {type: int, default: 4}
-    """)
+    """,
+    )
     r = cli("env", "check", env={"WORKERS": "abc"})
     assert r.code == 1
     assert "DATABASE_URL is required but has no value" in r.err
     assert "WORKERS must be int" in r.err
     assert cli("env", "check", env={"DATABASE_URL": "postgresql://h/db", "WORKERS": "2"}).code == 0
+
+
+def test_an_unknown_env_is_a_usage_mistake_for_every_command(tmp_path: Path) -> None:
+    """`validate`, `load`, `gate`... load the config for --env: a name it does not declare
+    exits 2 (a usage mistake, as documented), not 5 (the config is fine)."""
+    (tmp_path / "redline.yaml").write_text("project: p\nenvironments:\n  prod: {}\n")
+    for args in (["validate", "--env", "prd"], ["env", "check", "--env", "prd"]):
+        r = run_cli(*args, cwd=tmp_path)
+        assert r.code == 2, (args, r.text)
+        assert "there is no environment 'prd'" in r.err and "did you mean 'prod'" in r.err

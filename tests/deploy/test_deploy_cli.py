@@ -88,6 +88,6 @@ def test_rollback_by_hand_and_unlock(tmp_path: Path) -> None:
 def test_bad_input(tmp_path: Path) -> None:
     cwd = _project(tmp_path)
     no_env = cli(cwd, "deploy", "1.0", "--env", "nope")
-    assert no_env.code == 5 and "no environment 'nope'" in no_env.err  # as `validate` does
+    assert no_env.code == 2 and "no environment 'nope'" in no_env.err  # a usage mistake
     no_service = cli(cwd, "deploy", "1.0", "--env", "prod", "--service", "web")
     assert no_service.code == 2 and "no service 'web'" in no_service.err

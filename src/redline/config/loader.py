@@ -367,7 +367,10 @@ def load_config(
 ) -> LoadedConfig:
     """Read a config; raise :class:`ConfigInvalidError` listing every problem if it has any."""
     loaded, diags = check_config(path, env=env, environ=environ)
-    if loaded is None or any(d.severity == "error" for d in diags):
+    errors = [d for d in diags if d.severity == "error"]
+    if errors and all(d.rule == "unknown-environment" for d in errors):
+        raise UnknownEnvironmentError(errors)  # --env names none: a usage mistake, exit 2
+    if loaded is None or errors:
         raise ConfigInvalidError(diags)
     return loaded
 
