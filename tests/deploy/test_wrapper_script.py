@@ -58,4 +58,8 @@ def test_a_good_deploy_exits_0_and_a_bad_one_3(project: Path) -> None:
 
 def test_its_exit_code_is_redlines(project: Path) -> None:
     r = wrapper(project, "1.0", "nope")
-    assert r.returncode == 5 and "no environment 'nope'" in r.stderr  # as `redline deploy`
+    assert r.returncode == 2 and "no environment 'nope'" in r.stderr  # as `redline deploy`
+    config = project / "redline.yaml"
+    config.write_text(config.read_text() + "unknown_key: 1\n")
+    broken = wrapper(project, "1.0", "prod")
+    assert broken.returncode == 5  # an invalid config, as `redline deploy` says
