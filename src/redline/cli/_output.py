@@ -26,6 +26,7 @@ __all__ = [
     "echo_json",
     "emit_diagnostics",
     "format_option",
+    "fraction_callback",
     "handle_errors",
     "json_option",
     "print_table",
@@ -197,3 +198,19 @@ def _report(exc: RedlineError, args: list[str]) -> None:
         )
     else:
         echo(f"error: {exc}", err=True)
+
+
+def fraction_callback(hint: str = "") -> Callable[[click.Context, click.Parameter, Any], Any]:
+    """A click callback reading a share such as ``5%`` or ``0.05`` (None stays None)."""
+
+    def read(_ctx: click.Context, _param: click.Parameter, value: str | None) -> float | None:
+        from redline.units import parse_fraction
+
+        if value is None:
+            return None
+        try:
+            return parse_fraction(value)
+        except ValueError as exc:
+            raise click.BadParameter(f"{exc}{hint}") from None
+
+    return read

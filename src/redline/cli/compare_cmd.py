@@ -29,6 +29,7 @@ from redline.cli._output import (
     EXIT_OK,
     echo,
     echo_json,
+    fraction_callback,
     json_option,
     print_table,
 )
@@ -57,17 +58,6 @@ def guess_direction(metric: str) -> str:
 
     guess = by_name(metric)
     return "lower" if guess == "none" else guess
-
-
-def _min_effect(_ctx: click.Context, _param: click.Parameter, value: str | None) -> float | None:
-    from redline.units import parse_fraction
-
-    if value is None:
-        return None
-    try:
-        return parse_fraction(value)
-    except ValueError as exc:
-        raise click.BadParameter(f"{exc} (an absolute minimum goes in --min-effect-abs)") from None
 
 
 def _directions(
@@ -108,7 +98,7 @@ def _directions(
 )
 @click.option(
     "--min-effect",
-    callback=_min_effect,
+    callback=fraction_callback(" (an absolute minimum goes in --min-effect-abs)"),
     metavar="PCT",
     help="Smallest relative change that counts, like 5% or 0.05 (default 5%).",
 )

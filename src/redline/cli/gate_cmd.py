@@ -12,6 +12,7 @@ from redline.cli._output import (
     echo,
     echo_json,
     format_option,
+    fraction_callback,
     json_option,
     print_table,
 )
@@ -24,17 +25,6 @@ if TYPE_CHECKING:
 __all__ = ["gate"]
 
 
-def _fraction(_ctx: click.Context, _param: click.Parameter, value: str | None) -> float | None:
-    from redline.units import parse_fraction
-
-    if value is None:
-        return None
-    try:
-        return parse_fraction(value)
-    except ValueError as exc:
-        raise click.BadParameter(str(exc)) from None
-
-
 @click.command("gate")
 @click.argument("name", required=False)
 @click.option("--run", "run_ids", multiple=True, metavar="ID", help="The candidate run(s).")
@@ -43,7 +33,7 @@ def _fraction(_ctx: click.Context, _param: click.Parameter, value: str | None) -
 @click.option("--branch", metavar="BRANCH", help="Baseline: runs of this branch (main).")
 @click.option("--tag", metavar="VERSION", help="Baseline: the runs of this version.")
 @click.option("--baseline-runs", metavar="ID,ID", help="Baseline: exactly these runs.")
-@click.option("--min-effect", callback=_fraction, help="Smallest change that fails (5%).")
+@click.option("--min-effect", callback=fraction_callback(), help="Smallest change that fails (5%).")
 @click.option(
     "--inconclusive",
     type=click.Choice(["fail", "pass"]),

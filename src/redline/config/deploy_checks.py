@@ -8,7 +8,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -16,14 +15,8 @@ from redline.config.diagnostics import Diagnostic, closest
 from redline.config.source import Path as Path_
 from redline.config.source import SourceMap
 
-__all__ = ["PLACEHOLDERS", "check_deploy"]
+__all__ = ["check_deploy"]
 
-# What a deploy fills in a command: the version being deployed (or rolled back to), the one
-# before it, the environment, the service, and for a release directory its paths.
-PLACEHOLDERS = ("version", "previous_version", "env", "service", "release_dir", "current")
-# A placeholder is an identifier in braces; `{{`/`}}` are literal braces, `${VAR}` is the
-# shell's and other braces (`awk '{print $1}'`, `{a,b}`) are left alone, as the recipes do.
-_PLACEHOLDER = re.compile(r"\{\{|\}\}|(?<!\$)\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _COMMANDS = {
     "command": ("deploy", "rollback"),
     "releases": ("populate", "start", "stop", "reload"),
@@ -50,18 +43,20 @@ def check_deploy(
             out.append(smap.diagnostic(rule, message, smap.value(path), display(path), hint))
 
         for sub, command in _commands(deploy):
-            for placeholder in _PLACEHOLDER.findall(command):
-                if placeholder and placeholder not in PLACEHOLDERS:
-                    close = closest(placeholder, PLACEHOLDERS)
-                    report(
-                        sub,
-                        "unknown-placeholder",
-                        f"'{{{placeholder}}}' is not filled by a deploy",
-                        (f"did you mean '{{{close}}}'? " if close else "")
-                        + "known: "
-                        + ", ".join(f"{{{p}}}" for p in PLACEHOLDERS)
-                        + "; write {{ and }} for literal braces",
-                    )
+            # the recipes' own reading of a command, so config check and deploy agree
+            from redline.deploy.recipes import PLACEHOLDERS, unknown_placeholders
+
+            for placeholder in unknown_placeholders(command):
+                close = closest(placeholder, PLACEHOLDERS)
+                report(
+                    sub,
+                    "unknown-placeholder",
+                    f"'{{{placeholder}}}' is not filled by a deploy",
+                    (f"did you mean '{{{close}}}'? " if close else "")
+                    + "known: "
+                    + ", ".join(f"{{{p}}}" for p in PLACEHOLDERS)
+                    + "; write {{ and }} for literal braces",
+                )
         found = deploy.get("verify")
         verify: dict[str, Any] = found if isinstance(found, dict) else {}
         listed = service.get("checks") or []

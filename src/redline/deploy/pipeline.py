@@ -208,12 +208,10 @@ class Pipeline:
             outcomes.append(outcome)
         return outcomes
 
-    def last_known_good(self, *, before: str | None = None) -> Any:
-        """The newest ``live`` release (optionally of another version than ``before``)."""
-        for release in self.store.list_releases(self.environment, limit=200, state="live"):
-            if before is None or release.version != before:
-                return release
-        return None
+    def last_known_good(self) -> Any:
+        """The newest ``live`` release, or None."""
+        found = self.store.list_releases(self.environment, limit=1, state="live")
+        return found[0] if found else None
 
     # -- deploy ------------------------------------------------------------------------
     def deploy(self, version: str, *, reason: str | None = None) -> Outcome:
@@ -348,32 +346,39 @@ class Pipeline:
 
     def _run(self, name: str, action: Callable[[], list[StepResult]]) -> list[StepResult]:
         """Journal ``name`` as running, run it, journal each of its steps."""
-        entry = {"name": name, "outcome": "running", "at": _now()}
-        self._journal.append(entry)
-        self.store.update_release(self._release_id, steps=self._journal)
-        steps = action()
-        self._journal.remove(entry)
-        self._journal.extend(_step_dict(name, s) for s in steps)
-        self.store.update_release(self._release_id, steps=self._journal)
+        steps: list[StepResult] = self._journalled(
+            name, action, lambda done: [_step_dict(name, s) for s in done]
+        )
         return steps
 
     def _verify(self, ctx: DeployContext, *, smoke_only: bool) -> Verdict:
-        entry = {"name": "verify", "outcome": "running", "at": _now()}
-        self._journal.append(entry)
-        self.store.update_release(self._release_id, steps=self._journal)
-        verdict = self.verify(ctx, smoke_only)
-        self._journal.remove(entry)
-        self._journal.append(
-            {
-                "name": "verify: smoke" if smoke_only else "verify: smoke, soak",
-                "outcome": verdict.decision,
-                "action": verdict.action,
-                "reasons": list(verdict.reasons),
-                "detail": dict(verdict.detail),
-            }
-        )
-        self.store.update_release(self._release_id, steps=self._journal)
+        def entry(verdict: Verdict) -> list[dict[str, Any]]:
+            return [
+                {
+                    "name": "verify: smoke" if smoke_only else "verify: smoke, soak",
+                    "outcome": verdict.decision,
+                    "action": verdict.action,
+                    "reasons": list(verdict.reasons),
+                    "detail": dict(verdict.detail),
+                }
+            ]
+
+        verdict: Verdict = self._journalled("verify", partial(self.verify, ctx, smoke_only), entry)
         return verdict
+
+    def _journalled(
+        self, name: str, action: Callable[[], Any], entries: Callable[[Any], list[dict[str, Any]]]
+    ) -> Any:
+        """Journal ``name`` as running in the store, do ``action``, then replace that entry
+        with what it did: a deploy killed in between leaves the running entry behind."""
+        running = {"name": name, "outcome": "running", "at": _now()}
+        self._journal.append(running)
+        self.store.update_release(self._release_id, steps=self._journal)
+        result = action()
+        self._journal.remove(running)
+        self._journal.extend(entries(result))
+        self.store.update_release(self._release_id, steps=self._journal)
+        return result
 
     def _rollback_steps(self, version: str, previous: str | None) -> list[StepResult]:
         """Each recipe's rollback to ``version``; a recipe that refuses (RollbackError: the
@@ -458,7 +463,7 @@ class Pipeline:
         return count
 
     def _stop_before_switch(self, version: str, why: str) -> Outcome:
-        state = "aborted" if "interrupted" in why else "failed"
+        state = "aborted" if self.interrupted() else "failed"
         return self._finish(version, state, EXIT_NOT_SWITCHED, [why, "nothing was switched"])
 
     def _finish(self, version: str, state: str, code: int, reasons: Sequence[str]) -> Outcome:

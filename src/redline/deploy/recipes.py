@@ -50,6 +50,7 @@ __all__ = [
     "check_template",
     "render",
     "run_step",
+    "unknown_placeholders",
 ]
 
 PLACEHOLDERS = ("version", "previous_version", "env", "service", "release_dir", "current")
@@ -124,9 +125,14 @@ class Hooks:
                 check_template(command, where=f"hooks.{name}[{i}]")
 
 
+def unknown_placeholders(command: str) -> list[str]:
+    """The ``{name}``s in ``command`` that a deploy does not fill, in order."""
+    return [m[1] for m in _FIELD.finditer(command) if m[1] and m[1] not in PLACEHOLDERS]
+
+
 def check_template(command: str, *, where: str = "command") -> None:
     """Raise :class:`DeployError` if ``command`` uses a placeholder that is not known."""
-    unknown = [m[1] for m in _FIELD.finditer(command) if m[1] and m[1] not in PLACEHOLDERS]
+    unknown = unknown_placeholders(command)
     if unknown:
         known = ", ".join(f"{{{p}}}" for p in PLACEHOLDERS)
         shown = REDACTOR.scrub(command)
